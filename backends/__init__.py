@@ -1,0 +1,1 @@
+"""Execution backends. ``plnet.backends.torch``: compiled modules, gradients, ROLL training."""

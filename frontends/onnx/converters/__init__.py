@@ -1,0 +1,1 @@
+"""ONNX converters, one file per op family."""

@@ -1,0 +1,48 @@
+"""The interpreter loop every analysis is written as (in the manner of torch.fx).
+
+Nodes run in topological order; a subclass overrides :meth:`Interpreter.run_node` (and
+:meth:`Interpreter.input_value`) to carry whatever it needs through the graph. Values are
+dropped as soon as their last consumer has run, which matters for Jacobians.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from plnet.ops import Input
+
+
+class Interpreter:
+    """Runs a network node by node; the base class computes the float64 forward pass."""
+
+    def __init__(self, net):
+        self.net = net
+        self._last_use = {}
+        for name in net.order:
+            for u in net.inputs_of(name):
+                self._last_use[u] = name
+
+    def input_value(self, x: np.ndarray) -> Any:
+        """What flows out of the input node, given the batch ``x``."""
+        return x
+
+    def run_node(self, name: str, op, inputs: list) -> Any:
+        """Compute the value of one node from its inputs' values."""
+        return op.forward(inputs, self.net.params)
+
+    def run(self, x: np.ndarray) -> Any:
+        """Run the whole graph and return the output node's value."""
+        net = self.net
+        env: dict[str, Any] = {}
+        for name in net.order:
+            op = net.op(name)
+            if isinstance(op, Input):
+                env[name] = self.input_value(x)
+            else:
+                env[name] = self.run_node(name, op, [env[u] for u in net.inputs_of(name)])
+            for u in net.inputs_of(name):
+                if self._last_use.get(u) == name and u != net.output:
+                    del env[u]
+        return env[net.output]

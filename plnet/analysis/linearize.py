@@ -1,0 +1,144 @@
+"""Local linearization: every unit's value and exact input-gradient, and the output's
+affine map, on the linear region of each point.
+
+The engine is the paper's perturbation argument (Appendix C) in tangent form: with the
+activation pattern frozen, the network is affine, so the Jacobian of every tensor with
+respect to the input is propagated by applying each op's *linear part* to the Jacobian's D
+columns at once. Jacobians are kept tangent-major, ``[B, D, *shape]``, so an affine op sees
+them as a batch of ``B * D`` ordinary inputs and needs no Jacobian code of its own. Until the
+first pattern-carrying op, the Jacobian is the same for every sample and is kept with a
+batch axis of 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from plnet.analysis.interpreter import Interpreter
+from plnet.analysis.pattern import pattern_keys
+
+
+@dataclasses.dataclass
+class Linearization:
+    """The local affine description of a network around each point of a batch.
+
+    Attributes:
+        x: the points, flattened, ``[B, D]``.
+        z: every unit's value, ``[B, N]`` (ReLU/LeakyReLU: the pre-activation; max pool:
+            ``z_selected - z_j`` for each other position j of the window).
+        grad: every unit's input-gradient, ``[B, N, D]`` (possibly a non-contiguous view).
+        signs: ``[B, N]``, +1 or -1: the unit's row of S(x) is
+            ``signs * (z + grad . (y - x)) >= 0``.
+        unit_slices: node -> slice of the unit axis holding that node's units.
+        output: the network's output, ``[B, *output_shape]``.
+        jacobian: the output's Jacobian, ``[B, L, D]`` (L = flattened output size).
+        offset: ``[B, L]`` with ``output = jacobian @ y + offset`` on the region.
+        indicators: node -> activation indicators (as in :class:`ActivationPattern`).
+    """
+
+    x: np.ndarray
+    z: np.ndarray
+    grad: np.ndarray
+    signs: np.ndarray
+    unit_slices: dict[str, slice]
+    output: np.ndarray
+    jacobian: np.ndarray
+    offset: np.ndarray
+    indicators: dict[str, np.ndarray]
+
+    @property
+    def slack(self) -> np.ndarray:
+        """``signs * z`` (= |z|), each unit's value on its feasible side, ``[B, N]``."""
+        return self.signs * self.z
+
+    @property
+    def tie_units(self) -> np.ndarray:
+        """``[B, N]``: units exactly on a boundary that they actually draw.
+
+        A unit with ``z == 0`` and a zero gradient is constant (zero) on the whole region,
+        e.g. a max-pool comparison between two dead ReLUs: every choice of its indicator
+        gives the same region and the same affine map, so it is not a boundary.
+        """
+        return (self.z == 0) & (np.abs(self.grad).max(axis=2, initial=0.0) > 0)
+
+    @property
+    def ties(self) -> np.ndarray:
+        """``[B]``: True where the point lies on a boundary of its region (margin 0)."""
+        return self.tie_units.any(axis=1)
+
+    def pattern_keys(self) -> list[bytes]:
+        """One hashable key per point; equal keys mean equal activation patterns."""
+        return pattern_keys(self.indicators, self.x.shape[0])
+
+    def affine_map(self, i: int = 0):
+        """``(W, c)`` with ``f(y) = W @ y.ravel() + c`` on the region of point ``i``."""
+        return self.jacobian[i], self.offset[i]
+
+
+class _LinearizeInterpreter(Interpreter):
+    """Carries ``(value [B, *s], jacobian [B or 1, D, *s])`` pairs through the graph."""
+
+    def __init__(self, net):
+        super().__init__(net)
+        self.units = []  # (node, values [B, n], tangents [B, D, n], signs [B, n])
+        self.indicators = {}
+
+    def input_value(self, x):
+        d = self.net.input_size
+        eye = np.eye(d).reshape((1, d) + self.net.input_shape)
+        return x, eye
+
+    def run_node(self, name, op, inputs):
+        params = self.net.params
+        values = [v for v, _ in inputs]
+        value = op.forward(values, params)
+        if op.carries_pattern:
+            z = values[0]
+            jac = np.broadcast_to(inputs[0][1], (z.shape[0],) + inputs[0][1].shape[1:])
+            indicator, _ = op.pattern(z)
+            self.indicators[name] = indicator
+            self.units.append((name,) + op.units(z, jac, indicator))
+            return value, op.apply_pattern(jac, indicator)
+        jacs = [j for _, j in inputs]
+        rows = max(j.shape[0] for j in jacs)
+        if rows > 1:
+            jacs = [np.broadcast_to(j, (rows,) + j.shape[1:]) for j in jacs]
+        d = jacs[0].shape[1]
+        flat = [j.reshape((rows * d,) + j.shape[2:]) for j in jacs]
+        out = op.linear(flat, params)
+        return value, out.reshape((rows, d) + out.shape[1:])
+
+
+def linearize(net, x) -> Linearization:
+    """Every unit's value and exact input-gradient, and the output's local affine map.
+
+    Args:
+        net: a :class:`plnet.Network`.
+        x: ``[B, *net.input_shape]``.
+
+    Returns:
+        A :class:`Linearization` (gradients ``[B, N, D]``).
+    """
+    x = net.check_input(x)
+    b, d = x.shape[0], net.input_size
+    interp = _LinearizeInterpreter(net)
+    output, jac = interp.run(x)
+
+    slices, start = {}, 0
+    for name, vals, _, _ in interp.units:
+        slices[name] = slice(start, start + vals.shape[1])
+        start += vals.shape[1]
+    if interp.units:
+        z = np.concatenate([u[1] for u in interp.units], axis=1)
+        tangents = np.concatenate([u[2] for u in interp.units], axis=2)  # [B, D, N]
+        signs = np.concatenate([u[3] for u in interp.units], axis=1)
+    else:
+        z, tangents, signs = np.zeros((b, 0)), np.zeros((b, d, 0)), np.zeros((b, 0))
+
+    n_out = int(np.prod(net.output_shape))
+    jacobian = np.broadcast_to(jac, (b,) + jac.shape[1:]).reshape(b, d, n_out).transpose(0, 2, 1)
+    offset = output.reshape(b, n_out) - np.einsum("bld,bd->bl", jacobian, x.reshape(b, d))
+    return Linearization(x.reshape(b, d), z, tangents.transpose(0, 2, 1), signs, slices,
+                         output, jacobian, offset, interp.indicators)

@@ -1,0 +1,82 @@
+"""Activation patterns: which side of every unit's boundary each point is on."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from plnet.analysis.interpreter import Interpreter
+
+
+@dataclasses.dataclass
+class ActivationPattern:
+    """Activation indicators of a batch.
+
+    Attributes:
+        indicators: node -> indicator array (ReLU/LeakyReLU: bool ``z > 0`` of shape
+            ``[B, *shape]``; max pool: selected window slot ``[B, C, O]``).
+        ties: ``[B]`` bool, True where a unit is exactly at its switching point (a
+            pre-activation exactly 0 or a max-pool window with two equal maxima), i.e. where
+            more than one pattern is feasible. This includes degenerate ties, units that are
+            constant on the region (two dead ReLUs in one max-pool window), which draw no
+            boundary; :attr:`Linearization.ties` leaves those out.
+        tie_units: ``[B, N]`` bool, the units that are exactly on their boundary.
+    """
+
+    indicators: dict[str, np.ndarray]
+    ties: np.ndarray
+    tie_units: np.ndarray
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.ties.shape[0])
+
+    def keys(self) -> list[bytes]:
+        """One hashable key per point; equal keys mean equal patterns."""
+        return pattern_keys(self.indicators, self.batch_size)
+
+
+def pattern_keys(indicators: dict[str, np.ndarray], batch_size: int) -> list[bytes]:
+    """One bytes key per point from per-node indicators; equal keys, equal patterns."""
+    parts = [np.ascontiguousarray(ind.reshape(batch_size, -1)).astype(np.int64)
+             for ind in indicators.values()]
+    if not parts:
+        return [b""] * batch_size
+    return [row.tobytes() for row in np.concatenate(parts, axis=1)]
+
+
+class _PatternInterpreter(Interpreter):
+    def __init__(self, net):
+        super().__init__(net)
+        self.indicators, self.ties, self.tie_units = {}, [], []
+
+    def run_node(self, name, op, inputs):
+        if op.carries_pattern:
+            indicator, ties = op.pattern(inputs[0])
+            self.indicators[name] = indicator
+            self.ties.append(ties)
+            self.tie_units.append(op.tie_units(inputs[0], indicator))
+        return super().run_node(name, op, inputs)
+
+
+def activation_pattern(net, x) -> ActivationPattern:
+    """The activation pattern of every point of a batch, with ties reported.
+
+    Args:
+        net: a :class:`plnet.Network`.
+        x: ``[B, *net.input_shape]``.
+
+    Returns:
+        An :class:`ActivationPattern`.
+    """
+    x = net.check_input(x)
+    interp = _PatternInterpreter(net)
+    interp.run(x)
+    b = x.shape[0]
+    ties = np.zeros(b, dtype=bool)
+    for t in interp.ties:
+        ties |= t
+    tie_units = (np.concatenate(interp.tie_units, axis=1) if interp.tie_units
+                 else np.zeros((b, 0), dtype=bool))
+    return ActivationPattern(interp.indicators, ties, tie_units)

@@ -1,0 +1,233 @@
+"""A small builder API to make networks by hand (and the unrolled Elman RNN)."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import networkx as nx
+import numpy as np
+
+from plnet.errors import InvalidInputError, ShapeError
+from plnet.network import Network, _as_param
+from plnet.ops import (Add, AvgPool, Concat, Conv, Dense, Flatten, Input, LeakyReLU, MaxPool,
+                       Op, Pad, ReLU, Reshape, ScaleShift, Slice, Take, Transpose)
+from plnet.ops.base import int_tuple
+
+
+def padding_pairs(padding, n: int) -> tuple[tuple[int, int], ...]:
+    """``p``, ``(p0, p1)`` or ``((b0, e0), (b1, e1))`` -> one ``(begin, end)`` pair per axis."""
+    if isinstance(padding, (int, np.integer)):
+        return ((int(padding), int(padding)),) * n
+    items = tuple(padding)
+    if len(items) == n and all(isinstance(p, (int, np.integer)) for p in items):
+        return tuple((int(p), int(p)) for p in items)
+    if len(items) == n and all(len(p) == 2 for p in items):
+        return tuple((int(b), int(e)) for b, e in items)
+    raise InvalidInputError(f"padding {padding!r} must be an int, {n} ints, or {n} "
+                            f"(begin, end) pairs")
+
+
+class NetworkBuilder:
+    """Build a :class:`plnet.Network` node by node.
+
+    Every method adds one node (or, for :meth:`rnn`, an unrolled block), checks its shape
+    at once, and returns the new node's name. Weights are given as arrays (stored under
+    ``"<node>.<field>"``) or as the name of a parameter already in the store, which ties
+    them.
+
+    Example:
+        >>> b = NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, np.ones((3, 2)), np.zeros(3)))
+        >>> net = b.build(b.dense(h, np.ones((1, 3))))
+    """
+
+    def __init__(self, input_shape: Sequence[int], input_name: str = "input"):
+        shape = tuple(int(d) for d in input_shape)
+        if any(d < 1 for d in shape):
+            raise ShapeError(f"input shape {shape} must have positive sizes")
+        self.graph = nx.DiGraph()
+        self.params: dict[str, np.ndarray] = {}
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        self._last = None
+        self.input = self.add_node(Input(shape=shape), [], name=input_name)
+
+    # --- primitives ----------------------------------------------------------------------
+    def shape(self, node: str) -> tuple[int, ...]:
+        """Per-sample shape of a node added so far."""
+        return self.shapes[node]
+
+    def param(self, name: str, value) -> str:
+        """Store a parameter under ``name`` (a string value refers to an existing one)."""
+        if isinstance(value, str):
+            if value not in self.params:
+                raise InvalidInputError(f"no parameter named {value!r} to tie to")
+            return value
+        if name in self.params:
+            raise InvalidInputError(f"parameter {name!r} already exists")
+        self.params[name] = _as_param(name, value)
+        return name
+
+    def add_node(self, op: Op, inputs: Sequence[str], name: str | None = None) -> str:
+        """Add a node computing ``op`` on ``inputs`` (node names) and return its name."""
+        name = name or self._fresh(op.type_name)
+        if name in self.graph:
+            raise InvalidInputError(f"a node named {name!r} already exists")
+        for u in inputs:
+            if u not in self.graph:
+                raise InvalidInputError(f"node {name!r}: unknown input node {u!r}")
+        try:
+            shape = op.output_shape([self.shapes[u] for u in inputs], self.params)
+        except ShapeError as exc:
+            raise ShapeError(f"node {name!r} ({op.type_name}): {exc}") from None
+        self.graph.add_node(name, op=op)
+        for slot, u in enumerate(inputs):
+            self.graph.add_edge(u, name, slot=slot)
+        self.shapes[name] = tuple(shape)
+        self._last = name
+        return name
+
+    def _fresh(self, base: str) -> str:
+        i = len(self.graph)
+        while f"{base}_{i}" in self.graph:
+            i += 1
+        return f"{base}_{i}"
+
+    def _weights(self, name: str, **values):
+        return {k: (None if v is None else self.param(f"{name}.{k}", v))
+                for k, v in values.items()}
+
+    def build(self, output: str | None = None) -> Network:
+        """Finish: a validated :class:`Network` whose output is ``output`` (default: last)."""
+        return Network(self.graph.copy(), dict(self.params), output or self._last)
+
+    # --- layers --------------------------------------------------------------------------
+    def dense(self, x, weight, bias=None, name=None):
+        """``x W^T + b`` on the last axis; ``weight`` is ``[out, in]``."""
+        name = name or self._fresh("dense")
+        return self.add_node(Dense(**self._weights(name, weight=weight, bias=bias)), [x], name)
+
+    def conv(self, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, name=None):
+        """1-d or 2-d convolution; ``weight`` is ``[C_out, C_in/groups, *kernel]``."""
+        name = name or self._fresh("conv")
+        n = (np.ndim(weight) if not isinstance(weight, str) else self.params[weight].ndim) - 2
+        op = Conv(**self._weights(name, weight=weight, bias=bias),
+                  stride=int_tuple(stride, n, "stride"), padding=padding_pairs(padding, n),
+                  dilation=int_tuple(dilation, n, "dilation"), groups=int(groups))
+        return self.add_node(op, [x], name)
+
+    def avg_pool(self, x, kernel, stride=None, padding=0, dilation=1, ceil_mode=False,
+                 count_include_pad=True, name=None):
+        """Average pooling (stride defaults to the kernel)."""
+        n = len(self.shapes[x]) - 1
+        kernel = int_tuple(kernel, n, "kernel")
+        op = AvgPool(kernel=kernel, stride=int_tuple(stride or kernel, n, "stride"),
+                     padding=padding_pairs(padding, n), dilation=int_tuple(dilation, n, "dilation"),
+                     ceil_mode=bool(ceil_mode), count_include_pad=bool(count_include_pad))
+        return self.add_node(op, [x], name)
+
+    def max_pool(self, x, kernel, stride=None, padding=0, dilation=1, ceil_mode=False, name=None):
+        """Max pooling (stride defaults to the kernel)."""
+        n = len(self.shapes[x]) - 1
+        kernel = int_tuple(kernel, n, "kernel")
+        op = MaxPool(kernel=kernel, stride=int_tuple(stride or kernel, n, "stride"),
+                     padding=padding_pairs(padding, n), dilation=int_tuple(dilation, n, "dilation"),
+                     ceil_mode=bool(ceil_mode))
+        return self.add_node(op, [x], name)
+
+    def scale_shift(self, x, scale=None, shift=None, name=None):
+        """``x * scale + shift`` (broadcast against the per-sample shape)."""
+        name = name or self._fresh("scale_shift")
+        return self.add_node(ScaleShift(**self._weights(name, scale=scale, shift=shift)), [x], name)
+
+    def normalize(self, x, mean, std, name=None):
+        """``(x - mean) / std`` as one scale/shift node."""
+        mean, std = np.asarray(mean, float), np.asarray(std, float)
+        if (std == 0).any():
+            raise InvalidInputError("normalize: std has zeros")
+        return self.scale_shift(x, 1.0 / std, -mean / std, name=name)
+
+    def relu(self, x, name=None):
+        return self.add_node(ReLU(), [x], name)
+
+    def leaky_relu(self, x, alpha=0.01, name=None):
+        return self.add_node(LeakyReLU(alpha=float(alpha)), [x], name)
+
+    def add(self, *xs, name=None):
+        return self.add_node(Add(), list(xs), name)
+
+    def flatten(self, x, name=None):
+        return self.add_node(Flatten(), [x], name)
+
+    def reshape(self, x, shape, name=None):
+        """Reshape to a per-sample ``shape``; one entry may be -1."""
+        shape = [int(d) for d in shape]
+        size = math.prod(self.shapes[x])
+        if shape.count(-1) == 1:
+            known = math.prod(d for d in shape if d != -1)
+            shape[shape.index(-1)] = size // known if known and size % known == 0 else -1
+        return self.add_node(Reshape(shape=tuple(shape)), [x], name)
+
+    def transpose(self, x, perm, name=None):
+        return self.add_node(Transpose(perm=tuple(int(p) for p in perm)), [x], name)
+
+    def slice(self, x, axis, start, stop, step=1, name=None):
+        return self.add_node(Slice(axis=int(axis), start=int(start), stop=int(stop),
+                                   step=int(step)), [x], name)
+
+    def take(self, x, axis, indices, keepdim=True, name=None):
+        if isinstance(indices, (int, np.integer)):
+            indices, keepdim = (int(indices),), False
+        return self.add_node(Take(axis=int(axis), indices=tuple(int(i) for i in indices),
+                                  keepdim=bool(keepdim)), [x], name)
+
+    def concat(self, *xs, axis=0, name=None):
+        return self.add_node(Concat(axis=int(axis)), list(xs), name)
+
+    def pad(self, x, pads, name=None):
+        return self.add_node(Pad(pads=padding_pairs(pads, len(self.shapes[x]))), [x], name)
+
+    def rnn(self, x, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="relu",
+            alpha=0.01, return_sequences=True, name=None):
+        """An Elman RNN unrolled over the time axis (axis 0) of ``x`` ``[T, F]``.
+
+        ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, ``h_{-1} = 0``, as
+        ``torch.nn.RNN``. Every step uses the same parameters (tied weights).
+
+        Args:
+            x: node of per-sample shape ``[T, F]``.
+            weight_ih, weight_hh: ``[H, F]`` and ``[H, H]`` (arrays or parameter names).
+            bias_ih, bias_hh: ``[H]`` or None.
+            nonlinearity: ``"relu"`` or ``"leaky_relu"`` (with ``alpha``).
+            return_sequences: output every ``h_t`` as ``[T, H]``, else only ``h_{T-1}``.
+
+        Returns:
+            The node holding the output.
+        """
+        if nonlinearity not in ("relu", "leaky_relu"):
+            raise InvalidInputError(f"rnn nonlinearity {nonlinearity!r}: plnet supports "
+                                    f"'relu' and 'leaky_relu' (tanh is not piecewise linear)")
+        shape = self.shapes[x]
+        if len(shape) != 2:
+            raise ShapeError(f"rnn input must have per-sample shape [T, F], got {shape}")
+        name = name or self._fresh("rnn")
+        p = self._weights(name, weight_ih=weight_ih, weight_hh=weight_hh, bias_ih=bias_ih,
+                          bias_hh=bias_hh)
+        hidden = self.params[p["weight_hh"]].shape[0]
+        h, steps = None, []
+        for t in range(shape[0]):
+            xt = self.take(x, 0, t, name=f"{name}.x{t}")
+            pre = self.add_node(Dense(p["weight_ih"], p["bias_ih"]), [xt], f"{name}.ih{t}")
+            if h is None:
+                if p["bias_hh"] is not None:
+                    pre = self.add_node(ScaleShift(shift=p["bias_hh"]), [pre], f"{name}.hh{t}")
+            else:
+                rec = self.add_node(Dense(p["weight_hh"], p["bias_hh"]), [h], f"{name}.hh{t}")
+                pre = self.add(pre, rec, name=f"{name}.pre{t}")
+            h = (self.relu(pre, name=f"{name}.h{t}") if nonlinearity == "relu"
+                 else self.leaky_relu(pre, alpha, name=f"{name}.h{t}"))
+            steps.append(h)
+        if not return_sequences:
+            return h
+        rows = [self.reshape(s, (1, hidden), name=f"{name}.row{t}") for t, s in enumerate(steps)]
+        return self.concat(*rows, axis=0, name=f"{name}.out")

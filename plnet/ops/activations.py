@@ -1,0 +1,82 @@
+"""ReLU and LeakyReLU: each unit's indicator is the sign of its pre-activation."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from plnet.errors import InvalidInputError
+from plnet.ops.base import PatternOp, expect_shapes, register_op
+
+
+@dataclasses.dataclass(frozen=True)
+class _ReluLike(PatternOp):
+    """``y = z`` where ``z > 0``, else ``negative_slope * z``.
+
+    A unit is active when ``z > 0``: at ``z == 0`` it takes the inactive branch, which is
+    the sub-gradient torch's autograd uses, and the point is reported as a tie.
+    """
+
+    def _slope(self) -> float:
+        raise NotImplementedError
+
+    def output_shape(self, in_shapes, params):
+        expect_shapes(self, in_shapes)
+        return tuple(in_shapes[0])
+
+    def num_units(self, in_shape):
+        return int(math.prod(in_shape))
+
+    def forward(self, xs, params):
+        z = xs[0]
+        return np.where(z > 0, z, self._slope() * z)
+
+    def pattern(self, z):
+        ties = (z == 0).reshape(z.shape[0], -1).any(axis=1)
+        return z > 0, ties
+
+    def tie_units(self, z, indicator):
+        return (z == 0).reshape(z.shape[0], -1)
+
+    def apply_pattern(self, v, indicator):
+        slope = np.where(indicator, 1.0, self._slope())
+        return v * slope[:, None]
+
+    def units(self, z, v, indicator):
+        b, t = v.shape[:2]
+        n = int(math.prod(z.shape[1:]))
+        signs = np.where(indicator, 1.0, -1.0).reshape(b, n)
+        return z.reshape(b, n), v.reshape(b, t, n), signs
+
+
+@register_op
+@dataclasses.dataclass(frozen=True)
+class ReLU(_ReluLike):
+    """``max(z, 0)``."""
+
+    type_name = "relu"
+
+    def _slope(self):
+        return 0.0
+
+
+@register_op
+@dataclasses.dataclass(frozen=True)
+class LeakyReLU(_ReluLike):
+    """``z if z > 0 else alpha * z``.
+
+    Attributes:
+        alpha: the negative slope (any finite value; 0 is a ReLU).
+    """
+
+    type_name = "leaky_relu"
+    alpha: float = 0.01
+
+    def __post_init__(self):
+        if not math.isfinite(self.alpha):
+            raise InvalidInputError(f"leaky_relu alpha must be finite, got {self.alpha}")
+
+    def _slope(self):
+        return float(self.alpha)

@@ -1,0 +1,49 @@
+"""Elementwise scale and shift: input normalization, folded batch norm, constant Mul/Add."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from plnet.errors import ShapeError
+from plnet.ops.base import Op, expect_shapes, param, register_op
+
+
+@register_op
+@dataclasses.dataclass(frozen=True)
+class ScaleShift(Op):
+    """``y = x * scale + shift``, both broadcast against the per-sample shape.
+
+    Attributes:
+        scale: parameter name (any shape that broadcasts to the input's) or None for 1.
+        shift: parameter name or None for 0.
+    """
+
+    type_name = "scale_shift"
+    param_fields = ("scale", "shift")
+    scale: str | None = None
+    shift: str | None = None
+
+    def output_shape(self, in_shapes, params):
+        expect_shapes(self, in_shapes)
+        (shape,) = in_shapes
+        for name in self.param_names():
+            p = param(params, name, self)
+            try:
+                out = np.broadcast_shapes(p.shape, shape)
+            except ValueError:
+                out = None
+            if out != tuple(shape):
+                raise ShapeError(f"scale_shift parameter {name!r} of shape {p.shape} does not "
+                                 f"broadcast to the per-sample shape {shape}")
+        return tuple(shape)
+
+    def linear(self, xs, params):
+        return xs[0] * params[self.scale] if self.scale is not None else xs[0]
+
+    def forward(self, xs, params):
+        y = self.linear(xs, params)
+        if self.shift is not None:
+            y = y + params[self.shift]
+        return y

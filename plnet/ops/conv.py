@@ -1,0 +1,82 @@
+"""Convolution, 1-d and 2-d, with stride, asymmetric padding, dilation and groups."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from plnet.errors import ShapeError
+from plnet.ops.base import Op, expect_shapes, param, register_op
+from plnet.ops.windows import gather_windows, spatial_attrs, window_table
+
+
+@register_op
+@dataclasses.dataclass(frozen=True)
+class Conv(Op):
+    """Cross-correlation as in ``torch.nn.Conv1d/Conv2d`` and ONNX ``Conv``.
+
+    Attributes:
+        weight: parameter name, shape ``[C_out, C_in / groups, *kernel]``.
+        bias: parameter name (shape ``[C_out]``) or None.
+        stride: per spatial axis.
+        padding: ``(begin, end)`` zero padding per spatial axis.
+        dilation: per spatial axis.
+        groups: number of channel groups.
+    """
+
+    type_name = "conv"
+    param_fields = ("weight", "bias")
+    weight: str = ""
+    bias: str | None = None
+    stride: tuple[int, ...] = (1,)
+    padding: tuple[tuple[int, int], ...] = ((0, 0),)
+    dilation: tuple[int, ...] = (1,)
+    groups: int = 1
+
+    def _table(self, in_shape, params):
+        w = param(params, self.weight, self)
+        n_sp = w.ndim - 2
+        if n_sp not in (1, 2):
+            raise ShapeError(f"conv weight {self.weight!r} has shape {w.shape}: expected "
+                             f"[C_out, C_in/groups, k] (1-d) or [C_out, C_in/groups, kh, kw] (2-d)")
+        spatial_attrs(self, n_sp)
+        if len(in_shape) != n_sp + 1:
+            raise ShapeError(f"conv with a {n_sp}-d kernel needs per-sample input "
+                             f"[C, {'L' if n_sp == 1 else 'H, W'}], got {tuple(in_shape)}")
+        c_in = in_shape[0]
+        if self.groups < 1 or c_in % self.groups or w.shape[0] % self.groups:
+            raise ShapeError(f"conv groups={self.groups} must divide C_in={c_in} and "
+                             f"C_out={w.shape[0]}")
+        if w.shape[1] * self.groups != c_in:
+            raise ShapeError(f"conv weight {self.weight!r} {w.shape} expects "
+                             f"{w.shape[1] * self.groups} input channels, input has {c_in}")
+        return window_table(tuple(in_shape[1:]), tuple(w.shape[2:]), tuple(self.stride),
+                            tuple(tuple(p) for p in self.padding), tuple(self.dilation), False,
+                            "conv")
+
+    def output_shape(self, in_shapes, params):
+        expect_shapes(self, in_shapes)
+        table = self._table(in_shapes[0], params)
+        w = params[self.weight]
+        if self.bias is not None and param(params, self.bias, self).shape != (w.shape[0],):
+            raise ShapeError(f"conv bias {self.bias!r} must have shape ({w.shape[0]},)")
+        return (w.shape[0],) + table.out_spatial
+
+    def linear(self, xs, params):
+        x = xs[0]
+        w = params[self.weight]
+        table = self._table(x.shape[1:], params)
+        cols = gather_windows(x, table, 0.0)  # [B, C_in, O, K]
+        b, c_in, n_out, k = cols.shape
+        g = self.groups
+        cols = cols.reshape(b, g, c_in // g, n_out, k)
+        wg = w.reshape(g, w.shape[0] // g, w.shape[1], k)
+        y = np.einsum("bgcok,gdck->bgdo", cols, wg, optimize=True)
+        return y.reshape((b, w.shape[0]) + table.out_spatial)
+
+    def forward(self, xs, params):
+        y = self.linear(xs, params)
+        if self.bias is not None:
+            y = y + params[self.bias].reshape((-1,) + (1,) * (y.ndim - 2))
+        return y

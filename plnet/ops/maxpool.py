@@ -1,0 +1,145 @@
+"""Max pooling, 1-d and 2-d: a pattern-carrying op (paper, Appendix E).
+
+A max-pool output's indicator is the window slot it selects. Each output whose window has
+n valid positions contributes n - 1 comparison units ``z_sel - z_j >= 0`` to S(x).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import numpy as np
+
+from plnet.errors import ShapeError
+from plnet.ops.base import PatternOp, expect_shapes, register_op
+from plnet.ops.windows import gather_windows, spatial_attrs, window_table
+
+
+@functools.lru_cache(maxsize=256)
+def _comparison_layout(index_bytes: bytes, shape: tuple[int, int]):
+    """For each output, its valid slots first, and which comparison rows exist."""
+    index = np.frombuffer(index_bytes, dtype=np.int64).reshape(shape)
+    valid = index >= 0
+    order = np.argsort(~valid, axis=1, kind="stable")  # valid slots first, in slot order
+    n_valid = valid.sum(axis=1)
+    rows = np.arange(shape[1] - 1)[None, :] < (n_valid - 1)[:, None]  # [O, K-1]
+    return order, rows
+
+
+def _gather(flat: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``flat [B, T, C, S]`` at positions ``idx [B, C, *rest]`` -> ``[B, T, C, *rest]``."""
+    b, t, c, _ = flat.shape
+    pos = idx.reshape(b, 1, c, -1)
+    out = np.take_along_axis(flat, np.broadcast_to(pos, (b, t, c, pos.shape[3])), axis=3)
+    return out.reshape((b, t) + idx.shape[1:])
+
+
+@register_op
+@dataclasses.dataclass(frozen=True)
+class MaxPool(PatternOp):
+    """Max over windows, as ``torch.nn.MaxPool1d/2d`` and ONNX ``MaxPool``.
+
+    Padded positions never win (they hold -inf). Ties pick the first slot, like torch.
+
+    Attributes:
+        kernel, stride, dilation: per spatial axis.
+        padding: ``(begin, end)`` per spatial axis.
+        ceil_mode: round the output size up (partial last windows).
+    """
+
+    type_name = "max_pool"
+    kernel: tuple[int, ...] = (1,)
+    stride: tuple[int, ...] = (1,)
+    padding: tuple[tuple[int, int], ...] = ((0, 0),)
+    dilation: tuple[int, ...] = (1,)
+    ceil_mode: bool = False
+
+    def _table(self, in_shape):
+        n_sp = len(self.kernel)
+        spatial_attrs(self, n_sp)
+        if len(in_shape) != n_sp + 1:
+            raise ShapeError(f"max_pool with a {n_sp}-d kernel needs per-sample input "
+                             f"[C, *spatial] of rank {n_sp + 1}, got {tuple(in_shape)}")
+        table = window_table(tuple(in_shape[1:]), tuple(self.kernel), tuple(self.stride),
+                             tuple(tuple(p) for p in self.padding), tuple(self.dilation),
+                             bool(self.ceil_mode), "max_pool")
+        if ((table.index >= 0).sum(axis=1) == 0).any():
+            raise ShapeError("max_pool: some window lies entirely in the padding")
+        return table
+
+    def _layout(self, in_shape):
+        table = self._table(in_shape)
+        order, rows = _comparison_layout(table.index.tobytes(), table.index.shape)
+        return table, order, rows
+
+    def output_shape(self, in_shapes, params):
+        expect_shapes(self, in_shapes)
+        table = self._table(in_shapes[0])
+        return (in_shapes[0][0],) + table.out_spatial
+
+    def num_units(self, in_shape):
+        _, _, rows = self._layout(in_shape)
+        return int(in_shape[0] * rows.sum())
+
+    def forward(self, xs, params):
+        x = xs[0]
+        table = self._table(x.shape[1:])
+        y = gather_windows(x, table, -np.inf).max(axis=-1)
+        return y.reshape(x.shape[:2] + table.out_spatial)
+
+    # --- activation pattern --------------------------------------------------------------
+    def pattern(self, z):
+        table = self._table(z.shape[1:])
+        cols = gather_windows(z, table, -np.inf)  # [B, C, O, K]
+        indicator = cols.argmax(axis=-1)  # first maximum, as torch
+        n_max = (cols == cols.max(axis=-1, keepdims=True)).sum(axis=-1)
+        ties = (n_max > 1).reshape(z.shape[0], -1).any(axis=1)
+        return indicator, ties
+
+    def _selected_flat(self, table, indicator):
+        return table.index[np.arange(table.index.shape[0]), indicator]  # [B, C, O]
+
+    def apply_pattern(self, v, indicator):
+        b, k = v.shape[:2]
+        table = self._table(v.shape[2:])
+        flat = v.reshape(b, k, v.shape[2], -1)
+        sel = self._selected_flat(table, indicator)[:, None]  # [B, 1, C, O]
+        out = np.take_along_axis(flat, np.broadcast_to(sel, (b, k) + sel.shape[2:]), axis=3)
+        return out.reshape((b, k, v.shape[2]) + table.out_spatial)
+
+    def _comparisons(self, z, v, indicator):
+        """Values [B, C, O, K-1] and tangents [B, T, C, O, K-1] of every comparison slot."""
+        table, order, rows = self._layout(z.shape[1:])
+        n_out, n_slot = table.index.shape
+        # position of the selected slot within the valid-first order of its window
+        inv = np.argsort(order, axis=1)  # slot -> position
+        sel_pos = inv[np.arange(n_out), indicator]  # [B, C, O]
+        r = np.arange(n_slot - 1)
+        other_pos = r + (r >= sel_pos[..., None])  # skip the selected slot
+        other_slot = order[np.arange(n_out)[:, None], np.minimum(other_pos, n_slot - 1)]
+        other_flat = table.index[np.arange(n_out)[:, None], other_slot]  # [B, C, O, K-1]
+        other_flat = np.where(rows, other_flat, 0)
+        sel_flat = self._selected_flat(table, indicator)[..., None]  # [B, C, O, 1]
+
+        b, c = z.shape[:2]
+        n_in = int(np.prod(z.shape[2:]))
+        zf = z.reshape(b, 1, c, n_in)
+        values = (_gather(zf, sel_flat) - _gather(zf, other_flat))[:, 0]
+        vf = v.reshape(b, v.shape[1], c, n_in)
+        tangents = _gather(vf, sel_flat) - _gather(vf, other_flat)
+        return values, tangents, rows
+
+    def units(self, z, v, indicator):
+        values, tangents, rows = self._comparisons(z, v, indicator)
+        b, t = tangents.shape[:2]
+        mask = np.broadcast_to(rows, values.shape[1:])  # [C, O, K-1]
+        vals = values[:, mask]  # [B, n]
+        tans = tangents[:, :, mask]  # [B, T, n]
+        return vals, tans, np.ones_like(vals)
+
+    def tie_units(self, z, indicator):
+        empty = np.zeros((z.shape[0], 0) + z.shape[1:], dtype=z.dtype)
+        values, _, rows = self._comparisons(z, empty, indicator)
+        mask = np.broadcast_to(rows, values.shape[1:])
+        return values[:, mask] == 0

@@ -1,0 +1,61 @@
+"""Average pooling, 1-d and 2-d (a fixed linear map; it adds no constraint to S(x))."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from plnet.errors import ShapeError
+from plnet.ops.base import Op, expect_shapes, register_op
+from plnet.ops.windows import gather_windows, spatial_attrs, window_table
+
+
+@register_op
+@dataclasses.dataclass(frozen=True)
+class AvgPool(Op):
+    """Average over windows, as ``torch.nn.AvgPool1d/2d`` and ONNX ``AveragePool``.
+
+    The divisor of a window counts its positions inside the input, plus those inside the
+    declared padding when ``count_include_pad`` (positions past the padding, which only
+    ceil_mode creates, never count).
+
+    Attributes:
+        kernel, stride, dilation: per spatial axis.
+        padding: ``(begin, end)`` per spatial axis.
+        ceil_mode: round the output size up (partial last windows).
+        count_include_pad: count padded positions in the divisor.
+    """
+
+    type_name = "avg_pool"
+    kernel: tuple[int, ...] = (1,)
+    stride: tuple[int, ...] = (1,)
+    padding: tuple[tuple[int, int], ...] = ((0, 0),)
+    dilation: tuple[int, ...] = (1,)
+    ceil_mode: bool = False
+    count_include_pad: bool = True
+
+    def _table(self, in_shape):
+        n_sp = len(self.kernel)
+        spatial_attrs(self, n_sp)
+        if len(in_shape) != n_sp + 1:
+            raise ShapeError(f"avg_pool with a {n_sp}-d kernel needs per-sample input "
+                             f"[C, *spatial] of rank {n_sp + 1}, got {tuple(in_shape)}")
+        table = window_table(tuple(in_shape[1:]), tuple(self.kernel), tuple(self.stride),
+                             tuple(tuple(p) for p in self.padding), tuple(self.dilation),
+                             bool(self.ceil_mode), "avg_pool")
+        counted = table.in_padded if self.count_include_pad else table.index >= 0
+        divisor = counted.sum(axis=1).astype(float)
+        if (divisor == 0).any():
+            raise ShapeError("avg_pool: some window covers no counted position (padding larger "
+                             "than the kernel?)")
+        return table, divisor
+
+    def output_shape(self, in_shapes, params):
+        expect_shapes(self, in_shapes)
+        table, _ = self._table(in_shapes[0])
+        return (in_shapes[0][0],) + table.out_spatial
+
+    def forward(self, xs, params):
+        x = xs[0]
+        table, divisor = self._table(x.shape[1:])
+        y = gather_windows(x, table, 0.0).sum(axis=-1) / divisor
+        return y.reshape(x.shape[:2] + table.out_spatial)

@@ -1,0 +1,30 @@
+"""Every numerical tolerance plnet uses, named in one place.
+
+The reference analyses compute in float64; these constants bound the round-off that the
+tests and the cross-checks accept.  Change them here, never inline.
+"""
+
+#: Relative slack for "a point inside the certified ball keeps the pattern": points are
+#: sampled at radius (1 - INSIDE_SHRINK) * eps.
+INSIDE_SHRINK = 1e-7
+
+#: Halfspace rows A y >= b are counted as satisfied when A y - b >= -CONTAINS_ATOL * scale,
+#: with scale = 1 + |b| + ||A_i||_1 ||y||_inf (float64 round-off of one dot product).
+CONTAINS_RTOL = 1e-9
+
+#: Appendix B: the bisection stops when upper - lower is below this gap (the paper's 1e-7).
+BISECTION_GAP = 1e-7
+
+#: Appendix B: doubling stops (the margin is declared unbounded) beyond this radius.
+BISECTION_MAX_RADIUS = 1e12
+
+#: The numpy reference and autograd / onnxruntime (float64) agree to this relative error.
+REFERENCE_RTOL = 1e-9
+
+#: Conversion checks run the source in float32: outputs may differ by this much, relative to
+#: the output's scale.
+FLOAT32_RTOL = 1e-4
+
+#: Solvers used by plnet.exact stop at about 1e-8; their answers are compared with this.
+SOLVER_RTOL = 1e-5
+SOLVER_ATOL = 1e-6
