@@ -1,0 +1,42 @@
+"""The torch backend: compiled modules, all-unit gradients, certificates at scale, ROLL.
+
+Runs on CUDA when present, on the CPU otherwise, with the same code. Names load lazily so
+that importing this package does not import torch until a name is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "compile": "compile",
+    "CompiledNetwork": "compile",
+    "resolve_device": "compile",
+    "unit_gradients": "gradients",
+    "unit_gradient_sqnorms": "gradients",
+    "margins": "certify",
+    "certify": "certify",
+    "CertificateReport": "certify",
+    "roll_regularizer": "losses",
+    "distance_regularizer": "losses",
+    "max_relaxation": "losses",
+    "register_relaxation": "relaxations",
+    "get_relaxation": "relaxations",
+    "RELAXATIONS": "relaxations",
+    "fit": "train",
+    "FitResult": "train",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'plnet.backends.torch' has no attribute {name!r}")
+    from plnet.errors import require
+
+    require("torch", "torch", "the torch backend")
+    value = getattr(importlib.import_module(f"plnet.backends.torch.{module}"), name)
+    globals()[name] = value
+    return value

@@ -8,6 +8,12 @@ columns at once. Jacobians are kept tangent-major, ``[B, D, *shape]``, so an aff
 them as a batch of ``B * D`` ordinary inputs and needs no Jacobian code of its own. Until the
 first pattern-carrying op, the Jacobian is the same for every sample and is kept with a
 batch axis of 1.
+
+Two memory-traffic savings keep the reference close to its floor (the chain of matrix
+products it must perform; see benchmarks/bench_linearize.py): an elementwise local map
+(ReLU, LeakyReLU) is not applied but deferred and folded into the next dense layer's
+weights, and a dense layer feeding a pattern op writes its Jacobian straight into the
+``[B, D, N]`` buffer of unit gradients.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import numpy as np
 
 from plnet.analysis.interpreter import Interpreter
 from plnet.analysis.pattern import pattern_keys
+from plnet.ops import Dense
 
 
 @dataclasses.dataclass
@@ -28,7 +35,7 @@ class Linearization:
         x: the points, flattened, ``[B, D]``.
         z: every unit's value, ``[B, N]`` (ReLU/LeakyReLU: the pre-activation; max pool:
             ``z_selected - z_j`` for each other position j of the window).
-        grad: every unit's input-gradient, ``[B, N, D]`` (possibly a non-contiguous view).
+        grad: every unit's input-gradient, ``[B, N, D]`` (a non-contiguous view).
         signs: ``[B, N]``, +1 or -1: the unit's row of S(x) is
             ``signs * (z + grad . (y - x)) >= 0``.
         unit_slices: node -> slice of the unit axis holding that node's units.
@@ -77,38 +84,82 @@ class Linearization:
         return self.jacobian[i], self.offset[i]
 
 
+@dataclasses.dataclass
+class _Deferred:
+    """A Jacobian whose elementwise local map (``* slope``) has not been applied yet."""
+
+    jac: np.ndarray  # [B, D, *shape]
+    slope: np.ndarray  # [B, *shape]
+
+    def materialize(self) -> np.ndarray:
+        return self.jac * self.slope[:, None]
+
+
 class _LinearizeInterpreter(Interpreter):
     """Carries ``(value [B, *s], jacobian [B or 1, D, *s])`` pairs through the graph."""
 
-    def __init__(self, net):
+    def __init__(self, net, batch_size):
         super().__init__(net)
-        self.units = []  # (node, values [B, n], tangents [B, D, n], signs [B, n])
-        self.indicators = {}
+        d = net.input_size
+        self.indicators, self.values, self.signs = {}, {}, {}
+        self.slices, start = {}, 0
+        for name, n in net.unit_counts().items():
+            self.slices[name] = slice(start, start + n)
+            start += n
+        self.tangents = np.empty((batch_size, d, start))  # every unit's gradient, [B, D, N]
+        # dense nodes whose Jacobian *is* the unit gradients of the pattern op they feed
+        self.direct = {}
+        for name in self.slices:
+            (src,) = net.inputs_of(name)
+            if (isinstance(net.op(src), Dense) and len(net.shapes[src]) == 1
+                    and list(net.graph.successors(src)) == [name] and name != net.output):
+                self.direct[src] = self.slices[name]
 
     def input_value(self, x):
         d = self.net.input_size
-        eye = np.eye(d).reshape((1, d) + self.net.input_shape)
-        return x, eye
+        return x, np.eye(d).reshape((1, d) + self.net.input_shape)
 
     def run_node(self, name, op, inputs):
         params = self.net.params
         values = [v for v, _ in inputs]
         value = op.forward(values, params)
         if op.carries_pattern:
-            z = values[0]
-            jac = np.broadcast_to(inputs[0][1], (z.shape[0],) + inputs[0][1].shape[1:])
-            indicator, _ = op.pattern(z)
-            self.indicators[name] = indicator
-            self.units.append((name,) + op.units(z, jac, indicator))
-            return value, op.apply_pattern(jac, indicator)
-        jacs = [j for _, j in inputs]
+            return value, self._pattern_node(name, op, values[0], inputs[0][1])
+        if isinstance(op, Dense) and len(values[0].shape) == 2:
+            return value, self._dense(name, op, inputs[0][1])
+        jacs = [j.materialize() if isinstance(j, _Deferred) else j for _, j in inputs]
         rows = max(j.shape[0] for j in jacs)
         if rows > 1:
             jacs = [np.broadcast_to(j, (rows,) + j.shape[1:]) for j in jacs]
         d = jacs[0].shape[1]
-        flat = [j.reshape((rows * d,) + j.shape[2:]) for j in jacs]
-        out = op.linear(flat, params)
+        out = op.linear([j.reshape((rows * d,) + j.shape[2:]) for j in jacs], params)
         return value, out.reshape((rows, d) + out.shape[1:])
+
+    def _dense(self, name, op, jac):
+        w_t = self.net.params[op.weight].T  # [in, out]
+        target = self.tangents[:, :, self.direct[name]] if name in self.direct else None
+        if isinstance(jac, _Deferred):  # fold the pending slopes into per-sample weights
+            out = np.matmul(jac.jac, jac.slope[:, :, None] * w_t, out=target)
+        elif jac.shape[0] == 1 and target is not None:
+            target[...] = jac[0] @ w_t
+            out = target
+        else:
+            out = np.matmul(jac, w_t, out=target)
+        return out
+
+    def _pattern_node(self, name, op, z, jac):
+        if isinstance(jac, _Deferred):
+            jac = jac.materialize()
+        jac = np.broadcast_to(jac, (z.shape[0],) + jac.shape[1:])
+        indicator, _ = op.pattern(z)
+        self.indicators[name] = indicator
+        values, tangents, signs = op.units(z, jac, indicator)
+        self.values[name], self.signs[name] = values, signs
+        target = self.tangents[:, :, self.slices[name]]
+        if not np.shares_memory(tangents, target):
+            target[...] = tangents
+        slope = op.diagonal_slope(indicator)
+        return _Deferred(jac, slope) if slope is not None else op.apply_pattern(jac, indicator)
 
 
 def linearize(net, x) -> Linearization:
@@ -123,22 +174,18 @@ def linearize(net, x) -> Linearization:
     """
     x = net.check_input(x)
     b, d = x.shape[0], net.input_size
-    interp = _LinearizeInterpreter(net)
+    interp = _LinearizeInterpreter(net, b)
     output, jac = interp.run(x)
+    if isinstance(jac, _Deferred):
+        jac = jac.materialize()
 
-    slices, start = {}, 0
-    for name, vals, _, _ in interp.units:
-        slices[name] = slice(start, start + vals.shape[1])
-        start += vals.shape[1]
-    if interp.units:
-        z = np.concatenate([u[1] for u in interp.units], axis=1)
-        tangents = np.concatenate([u[2] for u in interp.units], axis=2)  # [B, D, N]
-        signs = np.concatenate([u[3] for u in interp.units], axis=1)
-    else:
-        z, tangents, signs = np.zeros((b, 0)), np.zeros((b, d, 0)), np.zeros((b, 0))
-
+    names = list(interp.slices)
+    z = (np.concatenate([interp.values[n] for n in names], axis=1) if names
+         else np.zeros((b, 0)))
+    signs = (np.concatenate([interp.signs[n] for n in names], axis=1) if names
+             else np.zeros((b, 0)))
     n_out = int(np.prod(net.output_shape))
     jacobian = np.broadcast_to(jac, (b,) + jac.shape[1:]).reshape(b, d, n_out).transpose(0, 2, 1)
     offset = output.reshape(b, n_out) - np.einsum("bld,bd->bl", jacobian, x.reshape(b, d))
-    return Linearization(x.reshape(b, d), z, tangents.transpose(0, 2, 1), signs, slices,
-                         output, jacobian, offset, interp.indicators)
+    return Linearization(x.reshape(b, d), z, interp.tangents.transpose(0, 2, 1), signs,
+                         dict(interp.slices), output, jacobian, offset, interp.indicators)

@@ -40,9 +40,11 @@ class _ReluLike(PatternOp):
     def tie_units(self, z, indicator):
         return (z == 0).reshape(z.shape[0], -1)
 
+    def diagonal_slope(self, indicator):
+        return np.where(indicator, 1.0, self._slope())
+
     def apply_pattern(self, v, indicator):
-        slope = np.where(indicator, 1.0, self._slope())
-        return v * slope[:, None]
+        return v * self.diagonal_slope(indicator)[:, None]
 
     def units(self, z, v, indicator):
         b, t = v.shape[:2]

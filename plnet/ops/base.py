@@ -128,6 +128,13 @@ class PatternOp(Op):
         """
         raise NotImplementedError
 
+    def diagonal_slope(self, indicator: np.ndarray) -> np.ndarray | None:
+        """If the local map is elementwise, its slopes ``[B, *shape]``; else None.
+
+        Lets the linearization engine defer the map and fold it into the next dense layer.
+        """
+        return None
+
     def units(self, z: np.ndarray, v: np.ndarray, indicator: np.ndarray):
         """Unit values and their tangents.
 

@@ -1,0 +1,135 @@
+"""ROLL regularizers (paper, Eq. 4, 7, 9 and the Eq. 10 estimator) on compiled networks.
+
+Each function returns a scalar, differentiable in the module's parameters: the batch mean of
+a per-point relaxation (see :mod:`plnet.backends.torch.relaxations`) of every unit's value
+``z`` and squared input-gradient norm. Max-pool comparison rows are units like any ReLU.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+
+from plnet.backends.torch.relaxations import get_relaxation, is_sampling_unbiased
+from plnet.errors import InvalidInputError
+
+
+def check_C(C) -> float:
+    """``C >= 0`` and finite, as a float."""
+    if isinstance(C, bool) or not isinstance(C, numbers.Real) or not math.isfinite(C) or C < 0:
+        raise InvalidInputError(f"C (the hinge weight of Eq. 7/9) must be a finite number >= 0, "
+                                f"got {C!r}")
+    return float(C)
+
+
+def check_gamma(gamma) -> float:
+    """``0 < gamma <= 100`` (a percentage of the units), as a float."""
+    ok = (not isinstance(gamma, bool) and isinstance(gamma, numbers.Real)
+          and math.isfinite(gamma) and 0 < gamma <= 100)
+    if not ok:
+        raise InvalidInputError(f"gamma is the percentage of units kept by Eq. 9 and must lie "
+                                f"in (0, 100], got {gamma!r} (use relaxation='max' for Eq. 7)")
+    return float(gamma)
+
+
+def check_samples(samples, input_size: int):
+    """``None`` (exact) or an integer ``1 <= samples <= D``."""
+    if samples is None:
+        return None
+    if isinstance(samples, bool) or not isinstance(samples, numbers.Integral) or samples < 1:
+        raise InvalidInputError(f"samples (the D' input axes of Eq. 10) must be a positive "
+                                f"integer or None, got {samples!r}")
+    if samples > input_size:
+        raise InvalidInputError(f"samples={samples} exceeds the input size D={input_size}: "
+                                f"sample at most D axes (samples=None computes all of them "
+                                f"exactly)")
+    return int(samples)
+
+
+def sample_axes(input_size: int, samples: int, device, generator=None) -> torch.Tensor:
+    """``samples`` distinct flat input axes, uniform over all subsets of that size.
+
+    Drawn on the CPU (so a CPU ``torch.Generator`` drives it on every device) and shared by
+    the whole batch.
+    """
+    perm = torch.randperm(input_size, generator=generator)
+    return perm[:samples].sort().values.to(device)
+
+
+def relaxation_terms(module, x, *, samples=None, generator=None):
+    """Every unit's value and (estimated) squared gradient norm, ``(z, sq)`` ``[B, N]``.
+
+    With ``samples = k``, ``k`` input axes are drawn uniformly without replacement (one draw
+    per call, shared by the batch) and ``sq = D / k * sum over the drawn axes of
+    (dz/dx_k)^2``. Each axis is drawn with probability ``k / D``, so this estimate of
+    ``||grad z||^2`` is unbiased (paper, Eq. 10); it is not an estimate of the gradient.
+    """
+    from plnet.backends.torch.gradients import unit_gradient_sqnorms
+
+    d = int(module.input_size)
+    samples = check_samples(samples, d)
+    if samples is None or samples == d:
+        return unit_gradient_sqnorms(module, x)
+    axes = sample_axes(d, samples, x.device, generator)
+    z, sq = unit_gradient_sqnorms(module, x, axes=axes)
+    return z, sq * (d / samples)
+
+
+def roll_regularizer(module, x, *, C, gamma=100, samples=None, relaxation="roll",
+                     generator=None) -> torch.Tensor:
+    """The ROLL regularizer of a batch: mean over points of a margin relaxation.
+
+    With the defaults this is paper Eq. 9 with ``gamma = 100``:
+    ``mean_x mean_units ||grad_x z||^2 + C max(0, 1 - |z|)``.
+
+    Args:
+        module: a compiled network (:func:`plnet.backends.torch.compile`).
+        x: ``[B, *input_shape]`` on the module's device and dtype.
+        C: hinge weight (>= 0).
+        gamma: percentage of units with the largest relaxed loss to average, in (0, 100].
+        samples: None computes every gradient exactly; an integer ``D'`` uses Eq. 10's
+            unbiased estimate from ``D'`` input axes drawn uniformly without replacement
+            (one draw per batch). Only relaxations affine in ``sq`` (``"roll"`` with
+            ``gamma = 100``) accept it.
+        relaxation: a registered name (``"roll"``, ``"max"``, ``"distance"``,
+            ``"softmin_distance"``, ...) or a callable ``(z, sq, *, C, gamma) -> [B]``.
+        generator: a ``torch.Generator`` (CPU) for the axis draws; default: torch's global RNG.
+
+    Returns:
+        A scalar tensor, differentiable in the module's parameters.
+
+    Raises:
+        InvalidInputError: C < 0, gamma outside (0, 100], samples not in [1, D], an unknown
+            relaxation, or samples with a relaxation that sampling would bias.
+    """
+    C, gamma = check_C(C), check_gamma(gamma)
+    fn = get_relaxation(relaxation)
+    samples = check_samples(samples, int(module.input_size))
+    if samples is not None and samples < module.input_size and not is_sampling_unbiased(fn, gamma):
+        raise InvalidInputError(f"samples={samples} needs a relaxation that is affine in the "
+                                f"squared gradient norms (relaxation='roll' with gamma=100); "
+                                f"{relaxation!r} with gamma={gamma:g} would be biased by the "
+                                f"Eq. 10 estimate: use samples=None")
+    z, sq = relaxation_terms(module, x, samples=samples, generator=generator)
+    per_point = fn(z, sq, C=C, gamma=gamma)
+    if per_point.shape != (z.shape[0],):
+        raise InvalidInputError(f"relaxation {relaxation!r} returned shape "
+                                f"{tuple(per_point.shape)}; expected one loss per point "
+                                f"({z.shape[0]},)")
+    return per_point.mean()
+
+
+def distance_regularizer(module, x) -> torch.Tensor:
+    """Paper Eq. 4's regularizer: batch mean of ``-min_units |z| / ||grad z||_2``.
+
+    Zero-gradient units add no constraint (as in :func:`plnet.margin`); a point without
+    constraining units contributes 0.
+    """
+    return roll_regularizer(module, x, C=0.0, relaxation="distance")
+
+
+def max_relaxation(module, x, *, C) -> torch.Tensor:
+    """Paper Eq. 7's regularizer: batch mean of ``max_units ||grad z||^2 + C max(0, 1-|z|)``."""
+    return roll_regularizer(module, x, C=C, relaxation="max")

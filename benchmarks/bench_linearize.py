@@ -1,0 +1,74 @@
+"""Reference linearization against the matrix products it must at least perform.
+
+The numpy reference computes every unit's exact input-gradient of a 784-300x4-10 ReLU MLP
+at 64 points. Whatever the method, that needs, per hidden layer after the first, one product
+of the [B*D, 300] Jacobian with the layer's weights (the first layer's Jacobian is W1^T
+itself). The floor times exactly that chain of numpy products, on the same machine, side by
+side; the script prints ours / floor (target: under 2).
+
+Run: python benchmarks/bench_linearize.py [--repeats 5] [--batch 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import plnet
+
+
+def mlp(widths, seed=0):
+    rng = np.random.default_rng(seed)
+    b = plnet.NetworkBuilder((widths[0],))
+    h = b.input
+    for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
+        h = b.dense(h, rng.normal(scale=np.sqrt(2 / n_in), size=(n_out, n_in)),
+                    rng.normal(scale=0.1, size=n_out))
+        if i < len(widths) - 2:
+            h = b.relu(h)
+    return b.build(h)
+
+
+def floor_chain(weights, batch, d):
+    """The bare products: J_l = J_{l-1} @ W_l^T for every layer after the first."""
+    j = np.ascontiguousarray(np.broadcast_to(weights[0].T, (batch, d, weights[0].shape[0])))
+    j = j.reshape(batch * d, -1)
+    t0 = time.perf_counter()
+    for w in weights[1:]:
+        j = j @ w.T
+    return time.perf_counter() - t0
+
+
+def best_of(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=64)
+    args = parser.parse_args(argv)
+    widths = (784, 300, 300, 300, 300, 10)
+    net = mlp(widths)
+    x = np.random.default_rng(1).normal(size=(args.batch, 784))
+    weights = [net.params[f"dense_{i}.weight"] for i in range(1, 2 * len(widths) - 2, 2)]
+    plnet.linearize(net, x)  # warm up
+    ours = best_of(lambda: plnet.linearize(net, x), args.repeats)
+    floor = min(floor_chain(weights, args.batch, 784) for _ in range(args.repeats))
+    flops = sum(2 * args.batch * 784 * w.shape[0] * w.shape[1] for w in weights[1:])
+    print(f"reference linearization, {'-'.join(map(str, widths))} MLP, batch {args.batch}, "
+          f"N={net.num_units}, D=784 (best of {args.repeats})")
+    print(f"  plnet.linearize      {ours * 1e3:9.1f} ms")
+    print(f"  floor (numpy chain)  {floor * 1e3:9.1f} ms   {flops / floor / 1e9:6.1f} GFLOP/s")
+    print(f"  ratio ours / floor   {ours / floor:9.2f}   (target < 2)")
+
+
+if __name__ == "__main__":
+    main()
