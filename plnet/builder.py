@@ -79,6 +79,7 @@ class NetworkBuilder:
         try:
             shape = op.output_shape([self.shapes[u] for u in inputs], self.params)
         except ShapeError as exc:
+            self._forget_params(name, op)
             raise ShapeError(f"node {name!r} ({op.type_name}): {exc}") from None
         self.graph.add_node(name, op=op)
         for slot, u in enumerate(inputs):
@@ -86,6 +87,13 @@ class NetworkBuilder:
         self.shapes[name] = tuple(shape)
         self._last = name
         return name
+
+    def _forget_params(self, name: str, op: Op) -> None:
+        """Drop the parameters a rejected node registered, so the call can be retried."""
+        used = {p for _, d in self.graph.nodes(data=True) for p in d["op"].param_names()}
+        for p in op.param_names():
+            if p.startswith(f"{name}.") and p not in used:
+                self.params.pop(p, None)
 
     def _fresh(self, base: str) -> str:
         i = len(self.graph)

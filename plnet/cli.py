@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     model_args(certify)
     certify.add_argument("--input", required=True, help="points as a .npy array [B, *input]")
     certify.add_argument("--p", type=_p_value, default=2.0, help="1, 2 or inf (default 2)")
-    certify.add_argument("--batch-size", type=int, default=256, help="points per batch")
+    certify.add_argument("--batch-size", type=int, default=64, help="points per batch")
     certify.add_argument("--json", action="store_true", help="machine-readable output")
     certify.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     certify.set_defaults(func=cmd_certify)

@@ -1,0 +1,68 @@
+"""The conversion check: the module and the network agree on random inputs (float64)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from plnet.errors import ConversionMismatch
+from plnet.tolerances import TORCH_CONVERSION_RTOL
+
+
+def check_points(example, samples: int, seed: int) -> np.ndarray:
+    """``samples`` random points around the example batch (the example's first point too)."""
+    x0 = example.detach().cpu().double().numpy()
+    rng = np.random.default_rng(seed)
+    scale = float(np.abs(x0).mean()) + 1.0
+    base = x0[np.arange(samples) % x0.shape[0]]
+    noise = rng.standard_normal(base.shape) * 0.5 * scale
+    noise[0] = 0.0
+    return base + noise
+
+
+def reference_output(module, gm, output_fx, x: np.ndarray) -> np.ndarray:
+    """The module's value at ``output_fx`` (its output unless a trailing op was dropped)."""
+    import torch
+    import torch.fx
+
+    xt = torch.as_tensor(x, dtype=torch.float64)
+    final = next(n for n in gm.graph.nodes if n.op == "output").args[0]
+    with torch.no_grad():
+        if output_fx is final:
+            model = copy.deepcopy(module).to("cpu", torch.float64).eval()
+            return model(xt).detach().numpy()
+        model = copy.deepcopy(gm).to("cpu", torch.float64).eval()
+        seen = {}
+
+        class Recorder(torch.fx.Interpreter):
+            def run_node(self, n):
+                value = super().run_node(n)
+                if n.name == output_fx.name:  # the copy has its own nodes
+                    seen["value"] = value
+                return value
+
+        Recorder(model).run(xt)
+        return seen["value"].detach().numpy()
+
+
+def check_conversion(module, gm, output_fx, net, example, samples: int, seed: int) -> float:
+    """Raise :class:`ConversionMismatch` unless the module and ``net`` agree.
+
+    Returns:
+        The largest absolute difference seen.
+    """
+    x = check_points(example, samples, seed)
+    want = reference_output(module, gm, output_fx, x)
+    got = net(x)
+    if want.shape != got.shape:
+        raise ConversionMismatch(f"the module's output has shape {want.shape} but the "
+                                 f"converted network's is {got.shape}")
+    err = float(np.abs(want - got).max())
+    tol = TORCH_CONVERSION_RTOL * (1.0 + float(np.abs(want).max()))
+    if not err <= tol:
+        raise ConversionMismatch(f"the converted network differs from the torch module by "
+                                 f"{err:.3e} (tolerance {tol:.3e}) on random inputs around "
+                                 f"the example; this is a plnet bug or an op whose meaning "
+                                 f"plnet misread, please report it", err, tol)
+    return err

@@ -1,0 +1,146 @@
+"""Activations (ReLU, LeakyReLU, PReLU with one slope), identity-like layers, and the
+registry of layers that are not piecewise linear."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from plnet.frontends.torch.registry import (NOT_PIECEWISE_LINEAR, converts_function,
+                                            converts_method, converts_module)
+from plnet.frontends.torch.values import TensorValue
+
+
+def _relu(lower, node, x):
+    tv = lower.tensor(x)
+    return TensorValue(lower.builder.relu(tv.node, name=lower.node_name(node)))
+
+
+def _leaky(lower, node, x, alpha):
+    tv = lower.tensor(x)
+    return TensorValue(lower.builder.leaky_relu(tv.node, float(alpha),
+                                                name=lower.node_name(node)))
+
+
+@converts_module(nn.ReLU)
+def convert_relu_module(lower, node, module, x):
+    return _relu(lower, node, x)
+
+
+@converts_function(F.relu, torch.relu, torch.relu_, F.relu_)
+@converts_method("relu", "relu_")
+def convert_relu(lower, node, x, inplace=False):
+    return _relu(lower, node, x)
+
+
+@converts_module(nn.LeakyReLU)
+def convert_leaky_relu_module(lower, node, module, x):
+    return _leaky(lower, node, x, module.negative_slope)
+
+
+@converts_function(F.leaky_relu, F.leaky_relu_)
+def convert_leaky_relu(lower, node, x, negative_slope=0.01, inplace=False):
+    return _leaky(lower, node, x, negative_slope)
+
+
+@converts_module(nn.PReLU)
+def convert_prelu(lower, node, module, x):
+    if module.weight.numel() != 1:
+        raise lower.unsupported(f"PReLU with {module.weight.numel()} per-channel slopes: "
+                                f"plnet's LeakyReLU has one slope; use PReLU() with "
+                                f"num_parameters=1")
+    return _leaky(lower, node, x, float(module.weight.detach().reshape(())))
+
+
+@converts_module(nn.Identity)
+def convert_identity(lower, node, module, x, *args, **kwargs):
+    return x
+
+
+@converts_module(nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.AlphaDropout,
+                 nn.FeatureAlphaDropout)
+def convert_dropout_module(lower, node, module, x):
+    if module.training and module.p > 0:
+        raise lower.unsupported(f"{type(module).__name__}(p={module.p}) is in training mode, "
+                                f"where it is random; call module.eval() before converting "
+                                f"(in eval mode it is the identity)")
+    return x
+
+
+@converts_function(F.dropout, F.dropout1d, F.dropout2d, F.alpha_dropout,
+                   F.feature_alpha_dropout, torch.dropout)
+def convert_dropout(lower, node, x, p=0.5, training=True, inplace=False, *, train=None):
+    training = train if train is not None else training
+    if training and p > 0:
+        raise lower.unsupported(f"dropout with p={p} and training=True is random; pass "
+                                f"training=self.training and call module.eval() before "
+                                f"converting")
+    return x
+
+
+@converts_method("contiguous", "clone", "detach")
+def convert_identity_method(lower, node, x, *args, **kwargs):
+    return x
+
+
+_SMOOTH = ("it is smooth and nonlinear: replace it with ReLU/LeakyReLU, or, for a final "
+           "softmax/log-softmax/sigmoid that only turns logits into probabilities, convert "
+           "with drop_trailing=True")
+_NONLINEAR = "replace it with ReLU, LeakyReLU or max pooling before converting"
+_NORMALIZING = ("it divides by statistics of its own input; plnet supports BatchNorm in eval "
+                "mode (fixed statistics) instead")
+for _key, _hint in [
+    (nn.Sigmoid, _SMOOTH), (nn.Tanh, _NONLINEAR), (nn.Softmax, _SMOOTH),
+    (nn.LogSoftmax, _SMOOTH), (nn.Softmin, _SMOOTH), (nn.GELU, _NONLINEAR),
+    (nn.SiLU, _NONLINEAR), (nn.ELU, _NONLINEAR), (nn.SELU, _NONLINEAR), (nn.CELU, _NONLINEAR),
+    (nn.Softplus, _NONLINEAR), (nn.Mish, _NONLINEAR), (nn.Hardswish, _NONLINEAR),
+    (nn.LogSigmoid, _NONLINEAR), (nn.Softsign, _NONLINEAR), (nn.Tanhshrink, _NONLINEAR),
+    (nn.LayerNorm, _NORMALIZING), (nn.GroupNorm, _NORMALIZING),
+    (nn.InstanceNorm1d, _NORMALIZING), (nn.InstanceNorm2d, _NORMALIZING),
+    (nn.LocalResponseNorm, _NORMALIZING),
+    (nn.MultiheadAttention, "attention multiplies input-dependent tensors"),
+    (nn.LSTM, "LSTM gates are sigmoids and tanhs; use nn.RNN(nonlinearity='relu')"),
+    (nn.GRU, "GRU gates are sigmoids and tanhs; use nn.RNN(nonlinearity='relu')"),
+    (torch.sigmoid, _SMOOTH), (F.sigmoid, _SMOOTH), (torch.tanh, _NONLINEAR),
+    (F.tanh, _NONLINEAR), (F.softmax, _SMOOTH), (torch.softmax, _SMOOTH),
+    (F.log_softmax, _SMOOTH), (torch.log_softmax, _SMOOTH), (F.gelu, _NONLINEAR),
+    (F.silu, _NONLINEAR), (F.elu, _NONLINEAR), (F.selu, _NONLINEAR), (F.softplus, _NONLINEAR),
+    (F.mish, _NONLINEAR), (F.hardswish, _NONLINEAR), (F.logsigmoid, _NONLINEAR),
+    (torch.exp, _NONLINEAR), (torch.log, _NONLINEAR), (torch.sqrt, _NONLINEAR),
+    (torch.pow, _NONLINEAR), (F.layer_norm, _NORMALIZING), (F.normalize, _NORMALIZING),
+    ("sigmoid", _SMOOTH), ("tanh", _NONLINEAR), ("softmax", _SMOOTH), ("log_softmax", _SMOOTH),
+    ("exp", _NONLINEAR), ("log", _NONLINEAR), ("sqrt", _NONLINEAR), ("pow", _NONLINEAR),
+    ("__pow__", _NONLINEAR), ("Sigmoid", _SMOOTH), ("Tanh", _NONLINEAR),
+]:
+    NOT_PIECEWISE_LINEAR[_key] = _hint
+
+
+
+@converts_module(nn.ReLU6, nn.Hardtanh, nn.Hardsigmoid, nn.Hardshrink, nn.Softshrink,
+                 nn.Threshold)
+@converts_function(F.relu6, F.hardtanh, F.hardsigmoid, torch.abs, torch.clamp, torch.clip)
+@converts_method("abs", "clamp", "clip")
+def convert_piecewise_linear_unsupported(lower, node, *args, **kwargs):
+    raise lower.unsupported("this function is piecewise linear, but plnet has no op for it "
+                            "and does not approximate: write it with ReLUs (e.g. relu6(x) = "
+                            "relu(x) - relu(x - 6), |x| = relu(x) + relu(-x))")
+
+#: fx targets of a final probability map that drop_trailing may remove
+TRAILING_MODULES = (nn.Softmax, nn.LogSoftmax, nn.Sigmoid)
+TRAILING_FUNCTIONS = (F.softmax, torch.softmax, F.log_softmax, torch.log_softmax,
+                      torch.sigmoid, F.sigmoid)
+TRAILING_METHODS = ("softmax", "log_softmax", "sigmoid")
+
+
+def trailing_dim(gm, node):
+    """Whether fx ``node`` is a softmax/log-softmax/sigmoid, and the dim it acts along."""
+    if node.op == "call_module":
+        module = gm.get_submodule(node.target)
+        if isinstance(module, TRAILING_MODULES):
+            return True, getattr(module, "dim", None)
+    elif node.op == "call_function" and node.target in TRAILING_FUNCTIONS:
+        return True, node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else None)
+    elif node.op == "call_method" and node.target in TRAILING_METHODS:
+        return True, node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else None)
+    return False, None

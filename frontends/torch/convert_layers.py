@@ -1,0 +1,196 @@
+"""Linear, convolution and batch norm (eval mode; folded into the layer before it).
+
+A batch norm whose input is a Linear or Conv output used by nothing else is folded into
+that layer's weights; any other eval-mode batch norm becomes an elementwise scale/shift
+(merged with neighbouring constant affine maps). Train-mode batch norm normalizes with
+the batch's own statistics, which is not a fixed function of one sample: it is an error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch.nn.functional as F
+from torch import nn
+
+from plnet.frontends.torch.registry import converts_function, converts_module
+from plnet.frontends.torch.values import AffineValue, TensorValue, to_numpy
+
+_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
+
+
+def _param_base(node) -> str:
+    return node.target if node.op == "call_module" else node.name
+
+
+def batch_norm_affine(lower, node, module):
+    """``(scale, shift)`` per channel of an eval-mode batch norm module, or an error."""
+    if module.training:
+        raise lower.unsupported(f"{type(module).__name__} is in training mode, where it "
+                                f"normalizes with the statistics of the current batch; call "
+                                f"module.eval() before converting", node)
+    if module.running_mean is None or module.running_var is None:
+        raise lower.unsupported(f"{type(module).__name__}(track_running_stats=False) uses "
+                                f"batch statistics even in eval mode, which is not a fixed "
+                                f"function of one sample; train it with running statistics",
+                                node)
+    return _affine_from_stats(module.running_mean, module.running_var, module.weight,
+                              module.bias, module.eps)
+
+
+def _affine_from_stats(mean, var, weight, bias, eps):
+    mean, var = to_numpy(mean), to_numpy(var)
+    scale = 1.0 / np.sqrt(var + float(eps))
+    if weight is not None:
+        scale = scale * to_numpy(weight)
+    shift = -mean * scale
+    if bias is not None:
+        shift = shift + to_numpy(bias)
+    return scale, shift
+
+
+def _foldable_batch_norm(lower, node, channels: int, channel_last_ok: bool):
+    """The eval batch norm that alone consumes ``node``, as (bn_node, scale, shift), or None."""
+    users = list(node.users)
+    if len(users) != 1 or users[0].op != "call_module" or users[0].args[:1] != (node,):
+        return None
+    bn = lower.root.get_submodule(users[0].target)
+    if not isinstance(bn, _BATCH_NORMS) or bn.training or bn.running_mean is None:
+        return None
+    if bn.num_features != channels or not channel_last_ok:
+        return None
+    scale, shift = batch_norm_affine(lower, users[0], bn)
+    return users[0], scale, shift
+
+
+def _with_bias(weight, bias, scale, shift):
+    w = to_numpy(weight)
+    b = np.zeros(w.shape[0]) if bias is None else to_numpy(bias)
+    return w * scale.reshape((-1,) + (1,) * (w.ndim - 1)), b * scale + shift
+
+
+def _dense(lower, node, x, weight, bias):
+    tv = lower.tensor(x)
+    name = lower.node_name(node)
+    base = _param_base(node)
+    out_rank = len(lower.shape(tv))
+    folded = _foldable_batch_norm(lower, node, int(weight.shape[0]), out_rank == 1)
+    if folded is not None:
+        bn_node, scale, shift = folded
+        w, b = _with_bias(weight, bias, scale, shift)
+        w_name = lower.param(w, f"{base}.weight.bn_folded")
+        b_name = lower.param(b, f"{base}.bias.bn_folded")
+    else:
+        w_name, b_name = lower.param(weight, f"{base}.weight"), lower.param(bias, f"{base}.bias")
+    out = TensorValue(lower.builder.dense(tv.node, w_name, b_name, name=name))
+    if folded is not None:
+        lower.folded[folded[0]] = out
+    return out
+
+
+@converts_module(nn.Linear)
+def convert_linear(lower, node, module, x):
+    return _dense(lower, node, x, module.weight, module.bias)
+
+
+@converts_function(F.linear)
+def convert_functional_linear(lower, node, x, weight, bias=None):
+    return _dense(lower, node, x, weight, bias)
+
+
+def _conv_padding(lower, padding, weight, stride, dilation):
+    n = weight.ndim - 2
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * n
+        if padding == "same":
+            if any(s != 1 for s in _tuple(stride, n)):
+                raise lower.unsupported("padding='same' needs stride 1 (as in torch)")
+            pads = []
+            for k, d in zip(weight.shape[2:], _tuple(dilation, n)):
+                total = d * (k - 1)
+                pads.append((total // 2, total - total // 2))  # torch puts the extra at the end
+            return tuple(pads)
+        raise lower.unsupported(f"conv padding {padding!r}: expected an int, a tuple, "
+                                f"'same' or 'valid'")
+    return tuple((p, p) for p in _tuple(padding, n))
+
+
+def _tuple(value, n):
+    return (int(value),) * n if isinstance(value, int) else tuple(int(v) for v in value)
+
+
+def _conv(lower, node, x, weight, bias, stride, padding, dilation, groups):
+    tv = lower.tensor(x)
+    if weight.ndim not in (3, 4):
+        raise lower.unsupported(f"convolution with a {weight.ndim - 2}-d kernel: plnet "
+                                f"supports 1-d and 2-d convolutions")
+    if len(lower.shape(tv)) != weight.ndim - 1:
+        raise lower.unsupported(f"the convolution expects a batched input of rank "
+                                f"{weight.ndim}, got per-sample shape {lower.shape(tv)} "
+                                f"(unbatched inputs are not supported)")
+    pads = _conv_padding(lower, padding, weight, stride, dilation)
+    name = lower.node_name(node)
+    base = _param_base(node)
+    folded = _foldable_batch_norm(lower, node, int(weight.shape[0]), True)
+    if folded is not None:
+        _, scale, shift = folded
+        w, b = _with_bias(weight, bias, scale, shift)
+        w_name = lower.param(w, f"{base}.weight.bn_folded")
+        b_name = lower.param(b, f"{base}.bias.bn_folded")
+    else:
+        w_name, b_name = lower.param(weight, f"{base}.weight"), lower.param(bias, f"{base}.bias")
+    out = TensorValue(lower.builder.conv(tv.node, w_name, b_name, stride=stride, padding=pads,
+                                         dilation=dilation, groups=groups, name=name))
+    if folded is not None:
+        lower.folded[folded[0]] = out
+    return out
+
+
+@converts_module(nn.Conv1d, nn.Conv2d)
+def convert_conv(lower, node, module, x):
+    if module.padding_mode != "zeros":
+        raise lower.unsupported(f"padding_mode={module.padding_mode!r}: plnet supports "
+                                f"zero padding only (padding_mode='zeros')")
+    return _conv(lower, node, x, module.weight, module.bias, module.stride, module.padding,
+                 module.dilation, module.groups)
+
+
+@converts_function(F.conv1d, F.conv2d)
+def convert_functional_conv(lower, node, x, weight, bias=None, stride=1, padding=0,
+                            dilation=1, groups=1):
+    return _conv(lower, node, x, weight, bias, stride, padding, dilation, groups)
+
+
+def _batch_norm(lower, value, scale, shift, expected_ranks, what):
+    rank = len(lower.shape(value))
+    if rank not in expected_ranks:
+        raise lower.unsupported(f"{what} expects per-sample inputs of rank {expected_ranks}, "
+                                f"got shape {lower.shape(value)}")
+    channels = lower.shape(value)[0]
+    if channels != scale.shape[0]:
+        raise lower.unsupported(f"{what} has {scale.shape[0]} features but the input has "
+                                f"{channels} channels")
+    bshape = (channels,) + (1,) * (rank - 1)
+    base = value if isinstance(value, AffineValue) else AffineValue(lower.tensor(value))
+    return base.then(scale=scale.reshape(bshape), shift=shift.reshape(bshape))
+
+
+@converts_module(*_BATCH_NORMS)
+def convert_batch_norm(lower, node, module, x):
+    scale, shift = batch_norm_affine(lower, node, module)
+    ranks = (1, 2) if isinstance(module, nn.BatchNorm1d) else (3,)
+    return _batch_norm(lower, x, scale, shift, ranks, type(module).__name__)
+
+
+@converts_function(F.batch_norm)
+def convert_functional_batch_norm(lower, node, x, running_mean, running_var, weight=None,
+                                  bias=None, training=False, momentum=0.1, eps=1e-5):
+    if training:
+        raise lower.unsupported("batch_norm with training=True normalizes with batch "
+                                "statistics; call module.eval() before converting")
+    if running_mean is None or running_var is None:
+        raise lower.unsupported("batch_norm without running statistics is not a fixed map")
+    scale, shift = _affine_from_stats(running_mean, running_var, weight, bias, eps)
+    return _batch_norm(lower, x, scale, shift, (1, 2, 3), "batch_norm")
+
+

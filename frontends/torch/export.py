@@ -1,0 +1,122 @@
+"""``to_torch``: a :class:`plnet.Network` as a ``torch.nn.Module`` computing the same function.
+
+Every IR node becomes an :class:`OpModule`; parameters become ``nn.Parameter`` objects,
+one per name in the network's store, so tied parameters (an unrolled RNN's steps) are the
+same ``Parameter`` object in every node that uses them and train together.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from plnet.errors import UnsupportedOpError, require
+
+
+def _torch():
+    return require("torch", "torch", "plnet.to_torch")
+
+
+torch = _torch()
+nn = torch.nn
+
+
+class OpModule(nn.Module):
+    """One IR node. ``from_torch`` reads it back as exactly this op (it is a leaf).
+
+    Attributes:
+        node_name: the IR node's name.
+        op: the IR op (parameter fields hold IR parameter names).
+        weights: op field -> the shared ``nn.Parameter``.
+        in_shapes, out_shape: per-sample shapes.
+    """
+
+    def __init__(self, node_name, op, weights, in_shapes, out_shape, dtype):
+        super().__init__()
+        from plnet.frontends.torch.export_ops import FORWARDS
+
+        if op.type_name not in FORWARDS:
+            raise UnsupportedOpError(f"to_torch: node {node_name!r} has op "
+                                     f"{op.type_name!r}, which has no torch lowering; add "
+                                     f"one to plnet/frontends/torch/export_ops.py")
+        self._forward = FORWARDS[op.type_name]
+        self.node_name = node_name
+        self.op = op
+        self.weights = nn.ParameterDict(weights)
+        self.in_shapes = [tuple(s) for s in in_shapes]
+        self.out_shape = tuple(out_shape)
+        if op.type_name == "take":
+            length = self.in_shapes[0][op.axis % len(self.in_shapes[0])]
+            self.register_buffer("indices", torch.tensor([i % length for i in op.indices],
+                                                         dtype=torch.int64))
+        if op.type_name == "avg_pool":
+            _, divisor = op._table(self.in_shapes[0])
+            channels = self.in_shapes[0][0]
+            self.register_buffer("divisor", torch.tensor(
+                np.reshape(divisor, self.out_shape[1:]), dtype=dtype))
+            self.register_buffer("window_ones", torch.ones((channels, 1) + tuple(op.kernel),
+                                                           dtype=dtype))
+
+    def forward(self, *xs):
+        return self._forward(self, *xs)
+
+    def extra_repr(self) -> str:
+        return f"{self.node_name!r}: {self.op.type_name}({self.op.describe()})"
+
+
+class PlnetModule(nn.Module):
+    """A network as a torch module: ``forward(x)`` with ``x`` of shape ``[B, *input_shape]``.
+
+    Attributes:
+        nodes: ``n<i>`` -> :class:`OpModule`, in topological order.
+        params: ``p<i>`` -> ``nn.Parameter``, one per IR parameter name.
+        plnet_input_name: the IR input node's name (kept for a round trip).
+    """
+
+    def __init__(self, net, dtype):
+        super().__init__()
+        names = sorted(net.params)
+        self._param_keys = {name: f"p{i}" for i, name in enumerate(names)}
+        self.params = nn.ParameterDict({
+            self._param_keys[name]: nn.Parameter(torch.tensor(net.params[name], dtype=dtype))
+            for name in names})
+        keys = {name: f"n{i}" for i, name in enumerate(net.order)}
+        self.nodes = nn.ModuleDict()
+        self._plan = []
+        for name in net.order:
+            op = net.op(name)
+            if name == net.input_name:
+                continue
+            weights = {field: self.params[self._param_keys[getattr(op, field)]]
+                       for field in op.param_fields if getattr(op, field) is not None}
+            self.nodes[keys[name]] = OpModule(
+                name, op, weights, [net.shapes[u] for u in net.inputs_of(name)],
+                net.shapes[name], dtype)
+            self._plan.append((keys[name], [keys[u] for u in net.inputs_of(name)]))
+        self._input_key, self._output_key = keys[net.input_name], keys[net.output]
+        self.plnet_input_name = net.input_name
+        self.input_shape = tuple(net.input_shape)
+
+    def parameter(self, name: str):
+        """The ``nn.Parameter`` holding IR parameter ``name``."""
+        return self.params[self._param_keys[name]]
+
+    def forward(self, x):
+        env = {self._input_key: x}
+        for key, inputs in self._plan:
+            env[key] = self.nodes[key](*[env[u] for u in inputs])
+        return env[self._output_key]
+
+
+def to_torch(net, *, dtype=None):
+    """Export a :class:`plnet.Network` as a ``torch.nn.Module`` computing the same function.
+
+    Args:
+        net: the network.
+        dtype: parameter dtype (default ``torch.float32``; use ``torch.float64`` to compare
+            with the numpy reference).
+
+    Returns:
+        A :class:`PlnetModule`; ``module.parameter(name)`` gives the ``nn.Parameter`` of an
+        IR parameter, shared by every node that uses it.
+    """
+    return PlnetModule(net, dtype or torch.float32)

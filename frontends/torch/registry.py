@@ -1,0 +1,67 @@
+"""Converter registries: torch module types, functions and tensor methods -> IR.
+
+A converter is ``convert_<name>(lower, node, *args, **kwargs)``: ``lower`` is the running
+:class:`plnet.frontends.torch.lowering.Lowering`, ``node`` the torch.fx node, and the
+arguments are the fx node's arguments with every traced value replaced by what it lowered
+to (see :mod:`plnet.frontends.torch.values`). Module converters get the module first.
+
+To support a new module type, write one converter in the file of its family and decorate
+it with :func:`converts_module`; a test then converts a one-layer model and compares it
+with torch.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+#: torch.nn.Module subclass -> converter (exact type match, then the MRO)
+MODULE_CONVERTERS: dict[type, Callable] = {}
+#: python callable (torch.add, operator.add, F.relu, ...) -> converter
+FUNCTION_CONVERTERS: dict[Callable, Callable] = {}
+#: tensor method name ("view", "relu", ...) -> converter
+METHOD_CONVERTERS: dict[str, Callable] = {}
+
+#: module type name / function / method name -> why it cannot be lowered and what to do
+NOT_PIECEWISE_LINEAR: dict[object, str] = {}
+
+
+def converts_module(*types):
+    """Register a converter for one or more ``torch.nn.Module`` subclasses."""
+    def decorate(fn):
+        for t in types:
+            MODULE_CONVERTERS[t] = fn
+        return fn
+    return decorate
+
+
+def converts_function(*targets):
+    """Register a converter for ``call_function`` nodes with these targets."""
+    def decorate(fn):
+        for t in targets:
+            FUNCTION_CONVERTERS[t] = fn
+        return fn
+    return decorate
+
+
+def converts_method(*names):
+    """Register a converter for ``call_method`` nodes (``x.name(...)``)."""
+    def decorate(fn):
+        for n in names:
+            METHOD_CONVERTERS[n] = fn
+        return fn
+    return decorate
+
+
+def module_converter(module) -> Callable | None:
+    """The converter for ``module``'s type, looked up along its MRO."""
+    for cls in type(module).__mro__:
+        if cls in MODULE_CONVERTERS:
+            return MODULE_CONVERTERS[cls]
+    return None
+
+
+def load_converters() -> None:
+    """Import the converter modules (they register themselves)."""
+    from plnet.frontends.torch import (convert_activations, convert_arith,  # noqa: F401
+                                       convert_layers, convert_plnet, convert_pooling,
+                                       convert_rnn, convert_views)

@@ -1,0 +1,67 @@
+"""Helpers for the torch frontend tests (exposed as fixtures: test files cannot import each
+other under --import-mode=importlib)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+#: the converted network and the torch module (both float64) agree to this, relative
+AGREE_RTOL = 1e-9
+
+
+def _max_rel_error(module, net, x: np.ndarray) -> float:
+    with torch.no_grad():
+        want = module(torch.as_tensor(x, dtype=torch.float64)).numpy()
+    got = net(x)
+    assert got.shape == want.shape
+    return float(np.abs(got - want).max() / (1.0 + np.abs(want).max()))
+
+
+def _convert_and_compare(module, example_shape, *, samples=6, seed=1, **kwargs):
+    """Convert ``module`` (float64, eval) at ``[2, *example_shape]`` and compare it with
+    torch on fresh random inputs; return the network."""
+    import plnet
+
+    torch.manual_seed(seed)
+    module = module.double().eval()
+    rng = np.random.default_rng(seed)
+    example = torch.as_tensor(rng.normal(size=(2,) + tuple(example_shape)))
+    net = plnet.from_torch(module, example, **kwargs)
+    x = rng.normal(size=(samples,) + tuple(example_shape)) * 2.0
+    err = _max_rel_error(module, net, x)
+    assert err <= AGREE_RTOL, f"converted network differs from torch by {err:.3e}"
+    return net
+
+
+def _randomize_batch_norm(module, seed=0):
+    """Give every batch norm non-trivial running statistics and affine parameters."""
+    gen = torch.Generator().manual_seed(seed)
+    for m in module.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            with torch.no_grad():
+                m.running_mean.copy_(torch.randn(m.num_features, generator=gen))
+                m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+                if m.affine:
+                    m.weight.copy_(torch.randn(m.num_features, generator=gen))
+                    m.bias.copy_(torch.randn(m.num_features, generator=gen))
+    return module
+
+
+@pytest.fixture
+def convert_and_compare():
+    """``convert_and_compare(module, per_sample_shape, **from_torch_kwargs) -> Network``."""
+    return _convert_and_compare
+
+
+@pytest.fixture
+def max_rel_error():
+    """``max_rel_error(module, net, x) -> float``: torch (float64) vs the network."""
+    return _max_rel_error
+
+
+@pytest.fixture
+def randomize_batch_norm():
+    return _randomize_batch_norm
