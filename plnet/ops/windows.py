@@ -36,16 +36,18 @@ def output_length(length, kernel, stride, pad_begin, pad_end, dilation, ceil_mod
     """Output length of one spatial axis (torch's and ONNX's rule, ceil_mode included)."""
     extent = dilation * (kernel - 1) + 1
     span = length + pad_begin + pad_end - extent
-    if span < 0:
-        raise ShapeError(f"{what}: the window (kernel {kernel}, dilation {dilation}) is larger "
-                         f"than the padded input ({length} + {pad_begin} + {pad_end})")
     if ceil_mode:
+        # floor division rounds toward -inf, so this is ceil(span / stride) + 1 even when the
+        # window is longer than the padded input (torch then still emits one window)
         out = -(-span // stride) + 1
         # the last window must start inside the input or its left padding
         if (out - 1) * stride >= length + pad_begin:
             out -= 1
     else:
         out = span // stride + 1
+    if span < 0 and not ceil_mode or out < 1:
+        raise ShapeError(f"{what}: the window (kernel {kernel}, dilation {dilation}) is larger "
+                         f"than the padded input ({length} + {pad_begin} + {pad_end})")
     return out
 
 
