@@ -16,10 +16,15 @@ from plnet.ops.base import int_tuple
 
 
 def padding_pairs(padding, n: int) -> tuple[tuple[int, int], ...]:
-    """``p``, ``(p0, p1)`` or ``((b0, e0), (b1, e1))`` -> one ``(begin, end)`` pair per axis."""
+    """One ``(begin, end)`` pair per axis from ``p``, ``(p0, p1)`` or ``((b0, e0), (b1, e1))``.
+
+    With one spatial axis, a pair of ints is that axis's ``(begin, end)``.
+    """
     if isinstance(padding, (int, np.integer)):
         return ((int(padding), int(padding)),) * n
     items = tuple(padding)
+    if n == 1 and len(items) == 2 and all(isinstance(p, (int, np.integer)) for p in items):
+        return ((int(items[0]), int(items[1])),)  # one axis: (begin, end)
     if len(items) == n and all(isinstance(p, (int, np.integer)) for p in items):
         return tuple((int(p), int(p)) for p in items)
     if len(items) == n and all(len(p) == 2 for p in items):

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import math
 import os
+import zipfile
 from typing import Iterable, Mapping
 
 import networkx as nx
 import numpy as np
 
-from plnet.errors import GraphError, InvalidInputError, SerializationError, ShapeError
+from plnet.errors import (GraphError, InvalidInputError, PlnetError, SerializationError,
+                          ShapeError)
 from plnet.ops import Input, Op
 
 FORMAT = "plnet.network"
@@ -226,9 +228,12 @@ class Network:
             raise
         except FileNotFoundError:
             raise SerializationError(f"{path}: no such file") from None
-        except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
             raise SerializationError(f"{path}: cannot read a plnet network ({exc})") from exc
-        return cls(graph, params, desc["output"])
+        try:
+            return cls(graph, params, desc["output"])
+        except PlnetError as exc:
+            raise SerializationError(f"{path}: the saved network is invalid: {exc}") from exc
 
     # --- display -------------------------------------------------------------------------
     def summary_rows(self) -> list[tuple[str, str, str, str, int]]:

@@ -28,3 +28,25 @@ FLOAT32_RTOL = 1e-4
 #: Solvers used by plnet.exact stop at about 1e-8; their answers are compared with this.
 SOLVER_RTOL = 1e-5
 SOLVER_ATOL = 1e-6
+
+#: plnet.exact.verify_ball accepts a row whose minimum over the ball of radius eps falls
+#: below its bound by at most this times eps (rows scaled to unit norm): solver accuracy.
+EXACT_BALL_RTOL = 1e-6
+
+#: from_torch's check: the module (float64) and the converted network agree to this error,
+#: relative to 1 + the output's largest magnitude.
+TORCH_CONVERSION_RTOL = 1e-9
+
+#: The torch backend compiled in float32 agrees with the float64 reference to this relative
+#: error (logits, unit values, unit gradients and margins, relative to each one's scale).
+TORCH_FLOAT32_RTOL = 1e-4
+
+#: Region counting in the torch backend compares output Jacobians on a grid of this size
+#: relative to each Jacobian's largest entry (float64: the reference's 1e-9). Float32
+#: Jacobians of one region computed in different batches differ by round-off only.
+TORCH_JACOBIAN_GRID_FLOAT64 = 1e-9
+TORCH_JACOBIAN_GRID_FLOAT32 = 1e-5
+
+#: from_onnx(check=True): the IR (float64) and onnxruntime (the file's float32) must agree to
+#: this error, relative to max(1, largest |output| of onnxruntime).
+ONNX_CHECK_RTOL = 1e-4

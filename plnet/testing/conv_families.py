@@ -134,8 +134,8 @@ CONV_BLOCKS = {
     _block_slice: ("slice",), _block_take: ("take",), _block_scale_shift: ("scale_shift",),
     _block_channel_mix: ("transpose", "dense"),
 }
-CONV2D_BLOCKS = dict(CONV_BLOCKS, **{_block_swap_axes: ("transpose",),
-                                     _block_rows_as_sequence: ("reshape", "max_pool")})
+CONV2D_BLOCKS = {**CONV_BLOCKS, _block_swap_axes: ("transpose",),
+                 _block_rows_as_sequence: ("reshape", "max_pool")}
 
 
 def build_cnn(d: Draft, node):

@@ -1,0 +1,101 @@
+"""NetworkBuilder: layers, tied parameters, and the unrolled RNN against torch.nn.RNN."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import plnet
+from plnet.builder import padding_pairs
+from plnet.errors import InvalidInputError, ShapeError
+from plnet.tolerances import REFERENCE_RTOL
+
+
+@settings(max_examples=30)
+@given(st.integers(1, 4), st.integers(1, 3), st.integers(1, 4), st.booleans(), st.booleans(),
+       st.integers(0, 2**32 - 1))
+def test_the_unrolled_relu_rnn_equals_torch_rnn(steps, features, hidden, with_bias,
+                                                return_sequences, seed):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    rnn = torch.nn.RNN(features, hidden, nonlinearity="relu", bias=with_bias,
+                       batch_first=True).double()
+    params = {k: v.detach().numpy() for k, v in rnn.named_parameters()}
+    b = plnet.NetworkBuilder((steps, features))
+    out = b.rnn(b.input, params["weight_ih_l0"], params["weight_hh_l0"],
+                params.get("bias_ih_l0"), params.get("bias_hh_l0"),
+                return_sequences=return_sequences)
+    net = b.build(out)
+    x = rng.normal(size=(3, steps, features))
+    seq, last = rnn(torch.from_numpy(x))
+    want = seq.detach().numpy() if return_sequences else last.detach().numpy()[0]
+    np.testing.assert_allclose(net(x), want, rtol=0, atol=REFERENCE_RTOL * (1 + np.abs(want).max()))
+    assert net.num_units == steps * hidden
+
+
+def test_the_leaky_rnn_follows_its_recurrence_with_tied_weights():
+    rng = np.random.default_rng(3)
+    w_ih, w_hh, b_ih, b_hh = (rng.normal(size=s) for s in [(3, 2), (3, 3), 3, 3])
+    b = plnet.NetworkBuilder((4, 2))
+    net = b.build(b.rnn(b.input, w_ih, w_hh, b_ih, b_hh, nonlinearity="leaky_relu", alpha=0.2,
+                        name="r"))
+    x = rng.normal(size=(2, 4, 2))
+    h = np.zeros((2, 3))
+    want = []
+    for t in range(4):
+        pre = x[:, t] @ w_ih.T + b_ih + h @ w_hh.T + b_hh
+        h = np.where(pre > 0, pre, 0.2 * pre)
+        want.append(h)
+    np.testing.assert_allclose(net(x), np.stack(want, axis=1), rtol=1e-12, atol=1e-12)
+    assert sorted(net.params) == ["r.bias_hh", "r.bias_ih", "r.weight_hh", "r.weight_ih"]
+    uses = [net.op(n).weight for n in net.graph if net.op(n).type_name == "dense"]
+    assert uses.count("r.weight_ih") == 4 and uses.count("r.weight_hh") == 3
+
+
+def test_parameters_are_tied_by_name():
+    b = plnet.NetworkBuilder((2,))
+    h = b.dense(b.input, np.eye(2), name="first")
+    net = b.build(b.dense(h, "first.weight"))
+    assert len(net.params) == 1
+    np.testing.assert_array_equal(net(np.array([[1.0, 2.0]])), [[1.0, 2.0]])
+    with pytest.raises(InvalidInputError, match="no parameter named 'missing' to tie to"):
+        b.dense(b.input, "missing")
+
+
+def test_layer_helpers():
+    b = plnet.NetworkBuilder((2, 3))
+    assert b.shape(b.reshape(b.input, (-1,))) == (6,)
+    assert b.shape(b.reshape(b.input, (3, -1))) == (3, 2)
+    assert b.shape(b.take(b.input, 1, 2)) == (2,)
+    assert b.shape(b.take(b.input, 1, [2, 0])) == (2, 2)
+    assert b.shape(b.pad(b.input, 1)) == (4, 5)
+    b = plnet.NetworkBuilder((2, 3))
+    norm = b.normalize(b.input, [1.0, 2.0, 3.0], [2.0, 2.0, 4.0])
+    net = b.build(norm)
+    np.testing.assert_allclose(net(np.array([[[1.0, 2.0, 3.0], [3.0, 4.0, 7.0]]])),
+                               [[[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]])
+    with pytest.raises(InvalidInputError, match="normalize: std has zeros"):
+        b.normalize(b.input, 0.0, [1.0, 0.0, 1.0])
+
+
+def test_padding_formats():
+    assert padding_pairs(1, 2) == ((1, 1), (1, 1))
+    assert padding_pairs((1, 2), 2) == ((1, 1), (2, 2))
+    assert padding_pairs(((0, 1), (2, 3)), 2) == ((0, 1), (2, 3))
+    with pytest.raises(InvalidInputError, match="must be an int, 2 ints, or 2 \\(begin, end\\)"):
+        padding_pairs((1, 2, 3), 2)
+
+
+def test_builder_refuses_bad_names_and_shapes():
+    with pytest.raises(ShapeError, match=r"input shape \(2, 0\) must have positive sizes"):
+        plnet.NetworkBuilder((2, 0))
+    b = plnet.NetworkBuilder((2,))
+    b.relu(b.input, name="r")
+    with pytest.raises(InvalidInputError, match="a node named 'r' already exists"):
+        b.relu(b.input, name="r")
+    with pytest.raises(InvalidInputError, match="node 'q': unknown input node 'zz'"):
+        b.relu("zz", name="q")
+    with pytest.raises(ShapeError, match=r"rnn input must have per-sample shape \[T, F\]"):
+        b.rnn(b.input, np.ones((1, 2)), np.ones((1, 1)))
