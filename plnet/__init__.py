@@ -16,6 +16,8 @@ from plnet.errors import (ConversionMismatch, GraphError, InvalidInputError, Mis
                           NotPiecewiseLinearError, PlnetError, SerializationError, ShapeError,
                           TieError, UnsupportedOpError)
 from plnet.network import Network, load
+# the frontends import torch/onnx inside their functions, so this stays light
+from plnet.frontends import from_onnx, from_torch, to_onnx, to_torch
 
 __version__ = "0.1.0"
 
@@ -29,34 +31,6 @@ __all__ = [
 ]
 
 _LAZY_MODULES = ("exact", "testing", "frontends", "backends", "cli")
-
-
-def from_torch(module, example_input, **kwargs):
-    """Lower a ``torch.nn.Module`` to a :class:`Network`; see :mod:`plnet.frontends.torch`."""
-    from plnet.frontends import from_torch as impl
-
-    return impl(module, example_input, **kwargs)
-
-
-def from_onnx(model, **kwargs):
-    """Load an ONNX model (path, bytes or ModelProto); see :mod:`plnet.frontends.onnx`."""
-    from plnet.frontends import from_onnx as impl
-
-    return impl(model, **kwargs)
-
-
-def to_onnx(net, **kwargs):
-    """Export a :class:`Network` as an ONNX ModelProto."""
-    from plnet.frontends import to_onnx as impl
-
-    return impl(net, **kwargs)
-
-
-def to_torch(net, **kwargs):
-    """Export a :class:`Network` as a ``torch.nn.Module`` computing the same function."""
-    from plnet.frontends import to_torch as impl
-
-    return impl(net, **kwargs)
 
 
 def __getattr__(name):

@@ -13,7 +13,7 @@ import numpy as np
 
 from plnet.errors import ShapeError
 from plnet.ops.base import PatternOp, expect_shapes, register_op
-from plnet.ops.windows import gather_windows, spatial_attrs, window_table
+from plnet.ops.windows import gather_windows, pooling_table
 
 
 @functools.lru_cache(maxsize=256)
@@ -56,14 +56,7 @@ class MaxPool(PatternOp):
     ceil_mode: bool = False
 
     def _table(self, in_shape):
-        n_sp = len(self.kernel)
-        spatial_attrs(self, n_sp)
-        if len(in_shape) != n_sp + 1:
-            raise ShapeError(f"max_pool with a {n_sp}-d kernel needs per-sample input "
-                             f"[C, *spatial] of rank {n_sp + 1}, got {tuple(in_shape)}")
-        table = window_table(tuple(in_shape[1:]), tuple(self.kernel), tuple(self.stride),
-                             tuple(tuple(p) for p in self.padding), tuple(self.dilation),
-                             bool(self.ceil_mode), "max_pool")
+        table = pooling_table(self, in_shape)
         if ((table.index >= 0).sum(axis=1) == 0).any():
             raise ShapeError("max_pool: some window lies entirely in the padding")
         return table

@@ -6,7 +6,7 @@ import dataclasses
 
 from plnet.errors import ShapeError
 from plnet.ops.base import Op, expect_shapes, register_op
-from plnet.ops.windows import gather_windows, spatial_attrs, window_table
+from plnet.ops.windows import gather_windows, pooling_table
 
 
 @register_op
@@ -34,14 +34,7 @@ class AvgPool(Op):
     count_include_pad: bool = True
 
     def _table(self, in_shape):
-        n_sp = len(self.kernel)
-        spatial_attrs(self, n_sp)
-        if len(in_shape) != n_sp + 1:
-            raise ShapeError(f"avg_pool with a {n_sp}-d kernel needs per-sample input "
-                             f"[C, *spatial] of rank {n_sp + 1}, got {tuple(in_shape)}")
-        table = window_table(tuple(in_shape[1:]), tuple(self.kernel), tuple(self.stride),
-                             tuple(tuple(p) for p in self.padding), tuple(self.dilation),
-                             bool(self.ceil_mode), "avg_pool")
+        table = pooling_table(self, in_shape)
         counted = table.in_padded if self.count_include_pad else table.index >= 0
         divisor = counted.sum(axis=1).astype(float)
         if (divisor == 0).any():

@@ -103,3 +103,15 @@ def spatial_attrs(op, n_spatial: int):
     if len(padding) != n_spatial or any(len(p) != 2 for p in padding):
         raise ShapeError(f"{op.type_name}: padding={padding} must be {n_spatial} pairs "
                          f"(begin, end)")
+
+
+def pooling_table(op, in_shape) -> WindowTable:
+    """The window table of a pooling op (fields kernel, stride, padding, dilation, ceil_mode)."""
+    n_sp = len(op.kernel)
+    spatial_attrs(op, n_sp)
+    if len(in_shape) != n_sp + 1:
+        raise ShapeError(f"{op.type_name} with a {n_sp}-d kernel needs per-sample input "
+                         f"[C, *spatial] of rank {n_sp + 1}, got {tuple(in_shape)}")
+    return window_table(tuple(in_shape[1:]), tuple(op.kernel), tuple(op.stride),
+                        tuple(tuple(p) for p in op.padding), tuple(op.dilation),
+                        bool(op.ceil_mode), op.type_name)
