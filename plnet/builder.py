@@ -9,7 +9,7 @@ import networkx as nx
 import numpy as np
 
 from plnet.errors import InvalidInputError, ShapeError
-from plnet.network import Network, _as_param
+from plnet.network import Network, _as_param, connect
 from plnet.ops import (Add, AvgPool, Concat, Conv, Dense, Flatten, Input, LeakyReLU, MaxPool,
                        Op, Pad, ReLU, Reshape, ScaleShift, Slice, Take, Transpose)
 from plnet.ops.base import int_tuple
@@ -87,8 +87,7 @@ class NetworkBuilder:
             self._forget_params(name, op)
             raise ShapeError(f"node {name!r} ({op.type_name}): {exc}") from None
         self.graph.add_node(name, op=op)
-        for slot, u in enumerate(inputs):
-            self.graph.add_edge(u, name, slot=slot)
+        connect(self.graph, inputs, name)
         self.shapes[name] = tuple(shape)
         self._last = name
         return name

@@ -23,7 +23,9 @@ class Network:
     """A piecewise-linear network: a DAG of ops with one input and one output.
 
     Nodes of ``graph`` carry an ``op`` attribute (an :class:`plnet.ops.Op`); an edge
-    ``u -> v`` carries ``slot``, the position of ``u`` among ``v``'s inputs. Parameters
+    ``u -> v`` carries ``slot``, the position of ``u`` among ``v``'s inputs (or ``slots``,
+    a tuple, when ``u`` feeds several inputs of ``v``, as in ``x + x``; see
+    :func:`connect`). Parameters
     live in ``params`` (name -> float64 array); ops refer to them by name, so unrolled
     steps of an RNN share (tie) their weights.
 
@@ -107,7 +109,7 @@ class Network:
     def _check_slots(self, name):
         g = self.graph
         op = g.nodes[name]["op"]
-        slots = sorted(d.get("slot", -1) for _, _, d in g.in_edges(name, data=True))
+        slots = sorted(i for _, _, d in g.in_edges(name, data=True) for i in edge_slots(d))
         if slots != list(range(len(slots))):
             raise GraphError(f"node {name!r} ({op.type_name}) has input slots {slots}; edges "
                              f"must carry slot=0..k-1 exactly once")
@@ -119,8 +121,9 @@ class Network:
 
     def inputs_of(self, name: str) -> list[str]:
         """The node's input nodes, ordered by slot."""
-        edges = sorted(self.graph.in_edges(name, data="slot"), key=lambda e: e[2])
-        return [u for u, _, _ in edges]
+        pairs = sorted((i, u) for u, _, d in self.graph.in_edges(name, data=True)
+                       for i in edge_slots(d))
+        return [u for _, u in pairs]
 
     def op(self, name: str) -> Op:
         """The op of node ``name``."""
@@ -222,8 +225,7 @@ class Network:
             for node in desc["nodes"]:
                 graph.add_node(node["name"], op=Op.from_dict(node["op"]))
             for node in desc["nodes"]:
-                for slot, src in enumerate(node["inputs"]):
-                    graph.add_edge(src, node["name"], slot=slot)
+                connect(graph, node["inputs"], node["name"])
         except SerializationError:
             raise
         except FileNotFoundError:
@@ -256,6 +258,29 @@ class Network:
     def __repr__(self) -> str:
         return (f"Network({len(self.graph)} nodes, input {self.input_shape}, output "
                 f"{self.output_shape}, N={self.num_units})")
+
+
+def edge_slots(data: Mapping) -> tuple[int, ...]:
+    """The input slots an edge feeds: its ``slots`` tuple, or its single ``slot``."""
+    if "slots" in data:
+        return tuple(int(i) for i in data["slots"])
+    return (int(data["slot"]),) if "slot" in data else (-1,)
+
+
+def connect(graph: nx.DiGraph, inputs: Iterable[str], name: str) -> None:
+    """Add the edges feeding ``inputs`` (in slot order) into node ``name``.
+
+    A DiGraph holds one edge per pair of nodes, so an input used twice gets one edge with a
+    ``slots`` tuple.
+    """
+    positions: dict[str, list[int]] = {}
+    for slot, src in enumerate(inputs):
+        positions.setdefault(src, []).append(slot)
+    for src, slots in positions.items():
+        if len(slots) == 1:
+            graph.add_edge(src, name, slot=slots[0])
+        else:
+            graph.add_edge(src, name, slots=tuple(slots))
 
 
 def _as_param(name, value) -> np.ndarray:

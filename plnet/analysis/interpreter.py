@@ -42,7 +42,7 @@ class Interpreter:
                 env[name] = self.input_value(x)
             else:
                 env[name] = self.run_node(name, op, [env[u] for u in net.inputs_of(name)])
-            for u in net.inputs_of(name):
+            for u in set(net.inputs_of(name)):
                 if self._last_use.get(u) == name and u != net.output:
                     del env[u]
         return env[net.output]

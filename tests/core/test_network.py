@@ -79,3 +79,17 @@ def test_the_output_may_be_any_node_and_an_input_only_network_is_allowed():
     identity = plnet.Network(g, {}, "x")
     np.testing.assert_array_equal(identity(np.ones((1, 2))), np.ones((1, 2)))
     assert identity.num_units == 0
+
+
+def test_an_input_used_twice_feeds_both_slots(tmp_path):
+    # x + x: a DiGraph holds one edge per pair, which then carries both slots
+    b = plnet.NetworkBuilder((3,))
+    h = b.relu(b.input)
+    out = b.add(h, h, b.input)
+    net = b.build(out)
+    assert net.inputs_of(out) == [h, h, b.input]
+    x = np.array([[1.0, -2.0, 3.0]])
+    np.testing.assert_array_equal(net(x), [[3.0, -2.0, 9.0]])
+    np.testing.assert_array_equal(plnet.linearize(net, x).jacobian[0], np.diag([3.0, 1.0, 3.0]))
+    net.save(tmp_path / "net.npz")
+    np.testing.assert_array_equal(plnet.load(tmp_path / "net.npz")(x), net(x))
