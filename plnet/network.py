@@ -195,6 +195,7 @@ class Network:
             "nodes": [{"name": n, "op": self.op(n).to_dict(), "inputs": self.inputs_of(n)}
                       for n in self.graph],
             "params": sorted(self.params),
+            "meta": _jsonable_meta(self.graph.graph),
         }
 
     def save(self, path: str | os.PathLike) -> None:
@@ -222,6 +223,7 @@ class Network:
                                              f"{FORMAT_VERSION})")
                 params = {name: data[f"p{i}"] for i, name in enumerate(desc["params"])}
             graph = nx.DiGraph()
+            graph.graph.update(desc.get("meta", {}))
             for node in desc["nodes"]:
                 graph.add_node(node["name"], op=Op.from_dict(node["op"]))
             for node in desc["nodes"]:
@@ -258,6 +260,18 @@ class Network:
     def __repr__(self) -> str:
         return (f"Network({len(self.graph)} nodes, input {self.input_shape}, output "
                 f"{self.output_shape}, N={self.num_units})")
+
+
+def _jsonable_meta(meta: Mapping) -> dict:
+    """The entries of a graph's metadata that JSON can hold (provenance, dropped ops...)."""
+    out = {}
+    for key, value in meta.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            continue
+        out[str(key)] = value
+    return out
 
 
 def edge_slots(data: Mapping) -> tuple[int, ...]:

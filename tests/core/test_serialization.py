@@ -119,3 +119,13 @@ def test_save_writes_no_pickles(saved):
         assert "__graph__" in data.files
         json.loads(str(data["__graph__"]))
     assert isinstance(io.BytesIO((tmp / "ok.npz").read_bytes()).read(2), bytes)
+
+
+def test_metadata_survives_save_and_load(tmp_path):
+    b = plnet.NetworkBuilder((2,))
+    net = b.build(b.relu(b.input))
+    net.graph.graph.update({"source": "model.onnx", "dropped": ["Softmax"], "opaque": object()})
+    net.save(tmp_path / "net.npz")
+    meta = plnet.load(tmp_path / "net.npz").graph.graph
+    assert meta["source"] == "model.onnx" and meta["dropped"] == ["Softmax"]
+    assert "opaque" not in meta  # not JSON: left out rather than pickled
