@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import plnet
+from plnet.analysis.margins import margin_percentile
 from plnet.errors import InvalidInputError, PlnetError
 
 PERCENTILES = (0, 25, 50, 75, 100)
@@ -39,7 +40,7 @@ def load_model(path: str, batch_dim: str = "0", output: str | None = None) -> pl
 
 
 def _percentiles(values: np.ndarray) -> dict[str, float]:
-    return {f"P{q}": float(np.percentile(values, q)) for q in PERCENTILES}
+    return {f"P{q}": margin_percentile(values, q) for q in PERCENTILES}
 
 
 def _margins_in_batches(net, x, p, batch_size, progress):

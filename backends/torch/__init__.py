@@ -9,14 +9,14 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "compile": "compile",
-    "CompiledNetwork": "compile",
-    "resolve_device": "compile",
+    "compile": "compiled",
+    "CompiledNetwork": "compiled",
+    "resolve_device": "compiled",
     "unit_gradients": "gradients",
     "unit_gradient_sqnorms": "gradients",
-    "margins": "certify",
-    "certify": "certify",
-    "CertificateReport": "certify",
+    "margins": "certificates",
+    "certify": "certificates",
+    "CertificateReport": "certificates",
     "roll_regularizer": "losses",
     "distance_regularizer": "losses",
     "max_relaxation": "losses",

@@ -59,22 +59,30 @@ def sample_axes(input_size: int, samples: int, device, generator=None) -> torch.
 
 
 def relaxation_terms(module, x, *, samples=None, generator=None):
-    """Every unit's value and (estimated) squared gradient norm, ``(z, sq)`` ``[B, N]``.
+    """The forward pass and every unit's (estimated) squared gradient norm.
 
     With ``samples = k``, ``k`` input axes are drawn uniformly without replacement (one draw
     per call, shared by the batch) and ``sq = D / k * sum over the drawn axes of
     (dz/dx_k)^2``. Each axis is drawn with probability ``k / D``, so this estimate of
     ``||grad z||^2`` is unbiased (paper, Eq. 10); it is not an estimate of the gradient.
+
+    Returns:
+        ``(logits [B, *output_shape], z [B, N], sq [B, N])``, differentiable in the
+        parameters; the logits come from the same forward pass that fixes the pattern.
     """
-    from plnet.backends.torch.gradients import unit_gradient_sqnorms
+    from plnet.backends.torch.gradients import unit_gradient_norms
 
     d = int(module.input_size)
     samples = check_samples(samples, d)
     if samples is None or samples == d:
-        return unit_gradient_sqnorms(module, x)
-    axes = sample_axes(d, samples, x.device, generator)
-    z, sq = unit_gradient_sqnorms(module, x, axes=axes)
-    return z, sq * (d / samples)
+        pattern, norms, _ = unit_gradient_norms(module, x, ("sq",))
+        return pattern.output, pattern.z, norms["sq"]
+    axes = sample_axes(d, samples, module.device, generator)
+    # A few one-hot tangents through the frozen network cost k thin forward passes; the
+    # layer-by-layer Jacobian recursion pays for per-point weight products whatever k is.
+    pattern, norms, _ = unit_gradient_norms(module, x, ("sq",), axes=axes,
+                                            method="perturbation")
+    return pattern.output, pattern.z, norms["sq"] * (d / samples)
 
 
 def roll_regularizer(module, x, *, C, gamma=100, samples=None, relaxation="roll",
@@ -86,7 +94,7 @@ def roll_regularizer(module, x, *, C, gamma=100, samples=None, relaxation="roll"
 
     Args:
         module: a compiled network (:func:`plnet.backends.torch.compile`).
-        x: ``[B, *input_shape]`` on the module's device and dtype.
+        x: ``[B, *input_shape]`` (moved to the module's device and dtype).
         C: hinge weight (>= 0).
         gamma: percentage of units with the largest relaxed loss to average, in (0, 100].
         samples: None computes every gradient exactly; an integer ``D'`` uses Eq. 10's
@@ -104,6 +112,16 @@ def roll_regularizer(module, x, *, C, gamma=100, samples=None, relaxation="roll"
         InvalidInputError: C < 0, gamma outside (0, 100], samples not in [1, D], an unknown
             relaxation, or samples with a relaxation that sampling would bias.
     """
+    return regularized_forward(module, x, C=C, gamma=gamma, samples=samples,
+                               relaxation=relaxation, generator=generator)[1]
+
+
+def regularized_forward(module, x, *, C, gamma=100, samples=None, relaxation="roll",
+                        generator=None):
+    """``(logits, roll_regularizer(...))`` from one forward pass (training uses both).
+
+    Arguments as :func:`roll_regularizer`.
+    """
     C, gamma = check_C(C), check_gamma(gamma)
     fn = get_relaxation(relaxation)
     samples = check_samples(samples, int(module.input_size))
@@ -112,13 +130,13 @@ def roll_regularizer(module, x, *, C, gamma=100, samples=None, relaxation="roll"
                                 f"squared gradient norms (relaxation='roll' with gamma=100); "
                                 f"{relaxation!r} with gamma={gamma:g} would be biased by the "
                                 f"Eq. 10 estimate: use samples=None")
-    z, sq = relaxation_terms(module, x, samples=samples, generator=generator)
+    logits, z, sq = relaxation_terms(module, x, samples=samples, generator=generator)
     per_point = fn(z, sq, C=C, gamma=gamma)
     if per_point.shape != (z.shape[0],):
         raise InvalidInputError(f"relaxation {relaxation!r} returned shape "
                                 f"{tuple(per_point.shape)}; expected one loss per point "
                                 f"({z.shape[0]},)")
-    return per_point.mean()
+    return logits, per_point.mean()
 
 
 def distance_regularizer(module, x) -> torch.Tensor:

@@ -9,7 +9,7 @@ to the task loss. Write a function of that signature and register it under a nam
     import torch
     from plnet.backends.torch import register_relaxation
 
-    @register_relaxation("hinge_sq")
+    @register_relaxation("hinge_sq", sampling_unbiased=True)  # affine in sq
     def hinge_sq(z, sq, *, C, gamma):
         # z, sq: [B, N] tensors; return a [B] tensor, differentiable in z and sq.
         return (sq + C * torch.relu(1 - z.abs()) ** 2).mean(dim=1)
@@ -28,13 +28,15 @@ Zero-gradient units follow :func:`plnet.margin`: a unit with ``grad z = 0`` is c
 the region and draws no boundary, so the distance relaxations ignore it (and a point with
 no constraining unit contributes 0: it has no finite margin to enlarge). The paper's relaxed
 losses (Eq. 7, Eq. 9) sum over every unit of the network as written: a zero-gradient unit
-contributes its hinge ``C max(0, 1 - |z|)`` and nothing else. Keeping it there is what makes
-the Eq. 9 mean computable without gradients and the Eq. 10 estimator unbiased.
+contributes its hinge ``C max(0, 1 - |z|)`` and nothing else. Keeping it there keeps the
+hinge part of Eq. 9 a function of one forward pass, and the Eq. 10 estimator unbiased (a few
+sampled axes cannot tell which units have a zero gradient).
 """
 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Callable
 
 from plnet.errors import InvalidInputError
@@ -99,8 +101,12 @@ def is_sampling_unbiased(fn: Callable, gamma: float) -> bool:
 
 
 def top_count(n_units: int, gamma: float) -> int:
-    """``#I(x, gamma)``: how many units the top-gamma-percent set holds (at least one)."""
-    return max(1, math.ceil(gamma * n_units / 100.0 - 1e-9))
+    """``#I(x, gamma)``: ``ceil(gamma N / 100)`` units, at least one.
+
+    Computed in exact rational arithmetic, so that e.g. 25% of 8 units is 2, not 3 by a
+    rounding error.
+    """
+    return max(1, math.ceil(Fraction(gamma) * n_units / 100))
 
 
 def hinge_losses(z, sq, C: float):

@@ -60,6 +60,25 @@ def margin(net, x, p=2) -> np.ndarray:
     return margin_from(linearize(net, x), p)
 
 
+def margin_percentile(values, q: float) -> float:
+    """numpy's (linear) percentile of margins, keeping +inf (no constraining unit) as inf.
+
+    numpy interpolates as ``a + (b - a) * frac``, which gives nan when b is inf and frac is
+    0, or when a and b are both inf.
+    """
+    ordered = np.sort(np.asarray(values, dtype=np.float64).ravel())
+    if ordered.size == 0:
+        raise InvalidInputError("margin_percentile: no values")
+    position = q / 100.0 * (ordered.size - 1)
+    low, high = int(np.floor(position)), int(np.ceil(position))
+    frac = position - low
+    if frac == 0 or ordered[low] == ordered[high]:
+        return float(ordered[low])
+    if np.isinf(ordered[high]):
+        return np.inf
+    return float(ordered[low] + (ordered[high] - ordered[low]) * frac)
+
+
 def binding_units(lin: Linearization, p=2) -> np.ndarray:
     """Index of the unit attaining each point's margin, ``[B]`` (-1 if none)."""
     dist = unit_distances(lin, p)

@@ -168,3 +168,16 @@ def test_deeper_networks_keep_the_pattern_inside_and_lose_it_beyond(net_x, seed)
                 beyond = beyond_factor(plnet.region(net, x[i]), lin, i, k, x[i])
                 outside = (x[i].ravel() + eps[i] * beyond * u).reshape((1,) + net.input_shape)
                 assert plnet.activation_pattern(net, outside).keys()[0] != keys[i]
+
+
+def test_margin_percentiles_match_numpy_and_keep_unbounded_margins_infinite():
+    from plnet.analysis.margins import margin_percentile
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 7, 20):
+        values = rng.exponential(size=n)
+        for q in (0, 25, 50, 75, 100):
+            np.testing.assert_allclose(margin_percentile(values, q), np.percentile(values, q))
+    assert margin_percentile([1.0, np.inf], 50) == np.inf
+    assert margin_percentile([1.0, np.inf], 0) == 1.0
+    assert margin_percentile([np.inf, np.inf], 25) == np.inf

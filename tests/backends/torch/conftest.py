@@ -44,6 +44,17 @@ def build_cnn_avg(rng):
     return b.build(b.dense(h, _w(rng, 3, 5)))
 
 
+def build_cnn_pooled(rng):
+    """Two conv-ReLU-avg pool blocks with plain (non-overlapping) pools, then a dense head.
+
+    The first block sees tangents shared by all points, the second per-point ones.
+    """
+    b = NetworkBuilder((2, 10, 10))
+    h = b.avg_pool(b.relu(b.conv(b.input, _w(rng, 3, 2, 3, 3), rng.normal(0, 0.2, 3))), 2)
+    h = b.avg_pool(b.relu(b.conv(h, _w(rng, 4, 3, 2, 2), rng.normal(0, 0.2, 4))), (2, 1))
+    return b.build(b.dense(b.flatten(h), _w(rng, 3, int(np.prod(b.shape(h))))))
+
+
 def build_cnn_max(rng):
     """Conv, ReLU, max pool (padding, ceil_mode), grouped conv, ReLU, max pool, dense."""
     b = NetworkBuilder((2, 7, 7))
@@ -119,6 +130,11 @@ def mlp_net():
 @pytest.fixture
 def cnn_avg_net():
     return build_cnn_avg(np.random.default_rng(2))
+
+
+@pytest.fixture
+def cnn_pooled_net():
+    return build_cnn_pooled(np.random.default_rng(7))
 
 
 @pytest.fixture

@@ -1,0 +1,192 @@
+"""Exact input-gradients of every unit, and their norms, on the linear region of each point.
+
+Two engines compute the same numbers (both exact, not finite differences):
+
+- ``"perturbation"`` (paper, Section 4.1, Appendix C): forward the one-hot input
+  perturbations through the network with its activation pattern frozen; handles every op.
+- ``"recursion"`` (paper, Appendix D): multiply dense Jacobians layer by layer; the
+  cheaper choice for dense chains (MLPs, unrolled RNNs, residual MLPs).
+
+``"auto"`` takes the recursion when the network has no convolution or average pooling.
+Both run in chunks of input axes under a memory budget. Under ``torch.no_grad()`` (or with
+parameters that do not require grad) they write into preallocated memory; otherwise the
+result is built out of place and is differentiable in the parameters, as ROLL training
+needs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from plnet.backends.torch.perturbation import (FrozenPattern, Workspace, freeze_pattern,
+                                               propagate_tangents)
+from plnet.backends.torch.recursion import (RecursionPlan, propagate_jacobians,
+                                            unsupported_nodes)
+from plnet.backends.torch.sinks import DenseSink, NormSink
+from plnet.errors import InvalidInputError
+
+#: Bytes of intermediate tangents one chunk of input axes may take (the result itself,
+#: [B, N, K], is not counted: it has to exist anyway).
+WORKSPACE_BYTES = 1 << 30
+
+METHODS = ("auto", "perturbation", "recursion")
+
+
+def _check_module(module):
+    from plnet.backends.torch.compiled import CompiledNetwork
+
+    if not isinstance(module, CompiledNetwork):
+        raise InvalidInputError(f"expected a CompiledNetwork (from plnet.backends.torch."
+                                f"compile), got {type(module).__name__}")
+
+
+def prepare(module, x) -> torch.Tensor:
+    """Validate ``x`` ``[B, *input_shape]`` (finite, non-empty) on the module's device."""
+    _check_module(module)
+    x = module.prepare_input(x)
+    if x.shape[0] == 0:
+        raise InvalidInputError("x is an empty batch (B = 0)")
+    if not bool(torch.isfinite(x).all()):
+        raise InvalidInputError("x holds NaN or inf")
+    return x
+
+
+def resolve_axes(module, axes) -> torch.Tensor:
+    """``axes`` (None: all D) as a long tensor of flat input positions."""
+    d = module.input_size
+    if axes is None:
+        return torch.arange(d, device=module.device)
+    try:
+        cols = torch.as_tensor(axes, dtype=torch.long).reshape(-1)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise InvalidInputError(f"axes must be flat input indices (ints), got {axes!r}") from exc
+    if len(cols) == 0:
+        raise InvalidInputError("axes is empty: pass None for every input axis")
+    if bool(((cols < 0) | (cols >= d)).any()):
+        raise InvalidInputError(f"axes must lie in [0, {d}) (flat input positions; D = {d}), "
+                                f"got values from {int(cols.min())} to {int(cols.max())}")
+    return cols.to(module.device)
+
+
+def resolve_method(module, method) -> str:
+    if method not in METHODS:
+        raise InvalidInputError(f"method must be one of {METHODS}, got {method!r}")
+    if method == "auto":
+        return "perturbation" if unsupported_nodes(module) else "recursion"
+    return method
+
+
+def needs_graph(module, x) -> bool:
+    """Whether the caller may back-propagate through the result."""
+    return torch.is_grad_enabled() and (x.requires_grad or any(
+        p.requires_grad for p in module.parameters()))
+
+
+def chunk_width(module, batch, num_axes, chunk_size, per_column_extra=0) -> int:
+    if chunk_size is not None:
+        if int(chunk_size) < 1:
+            raise InvalidInputError(f"chunk_size must be >= 1, got {chunk_size}")
+        return min(int(chunk_size), num_axes)
+    itemsize = torch.empty((), dtype=module.dtype).element_size()
+    # nodes are freed after their last use: a few of the largest are alive at once
+    widest = max(math.prod(s) for s in module.net.shapes.values())
+    per_column = itemsize * batch * (4 * widest + per_column_extra)
+    width = max(1, min(num_axes, WORKSPACE_BYTES // max(per_column, 1)))
+    return -(-num_axes // -(-num_axes // width))  # equal chunks, no small remainder
+
+
+def run_engine(module, x, columns, sink, *, method="auto", chunk_size=None,
+               per_column_extra=0, want_output=False):
+    """Freeze the pattern of ``x``, then stream the unit gradients into ``sink``.
+
+    Returns:
+        ``(pattern, output_jacobian)``: a :class:`FrozenPattern` and, when
+        ``want_output``, the output's Jacobian ``[B, L, k]`` (else None).
+    """
+    method = resolve_method(module, method)
+    pattern = freeze_pattern(module, x)
+    b, total = pattern.batch_size, len(columns)
+    width = chunk_width(module, b, total, chunk_size, per_column_extra)
+    plan = None
+    if method == "recursion":
+        plan = getattr(module, "_recursion_plan", None)
+        if plan is None:
+            plan = module._recursion_plan = RecursionPlan(module)
+    workspace = None
+    if sink.inplace:
+        workspace = getattr(module, "_workspace", None)
+        if workspace is None:
+            workspace = module._workspace = Workspace()
+    outputs = []
+    for start in range(0, total, width):
+        cols = columns[start:start + width]
+        sink.begin_chunk(slice(start, start + len(cols)))
+        if plan is not None:
+            out = propagate_jacobians(module, plan, pattern, cols, sink, workspace)
+        else:
+            t = propagate_tangents(module, pattern, cols, sink, workspace)
+            out = t.reshape(t.shape[0], t.shape[1], -1).transpose(1, 2)
+        sink.end_chunk()
+        if want_output:
+            outputs.append(out.expand((b,) + out.shape[1:]))
+    output_jac = torch.cat(outputs, dim=2) if want_output else None
+    return pattern, output_jac
+
+
+def unit_gradients(module, x, *, axes=None, chunk_size=None, method="auto"):
+    """Every unit's value and exact input-gradient on the linear region of each point.
+
+    Args:
+        module: a :class:`CompiledNetwork`.
+        x: ``[B, *input_shape]`` (array or tensor).
+        axes: flat input positions to differentiate along (None: all D).
+        chunk_size: input axes per pass (None: as many as fit a 1 GiB workspace).
+        method: ``"auto"``, ``"perturbation"`` or ``"recursion"`` (see the module doc).
+
+    Returns:
+        ``(z [B, N], grad [B, N, K])`` with K = D or ``len(axes)``; units in the numpy
+        reference's order. Differentiable in the parameters unless computed under
+        ``torch.no_grad()``; then large temporaries are kept on the module for the next
+        call (``module.release_workspace()`` frees them).
+    """
+    x = prepare(module, x)
+    columns = resolve_axes(module, axes)
+    sink = DenseSink(x.shape[0], module.num_units, len(columns), module.dtype, module.device,
+                     inplace=not needs_graph(module, x))
+    pattern, _ = run_engine(module, x, columns, sink, method=method, chunk_size=chunk_size)
+    return pattern.z, sink.result()
+
+
+def unit_gradient_norms(module, x, kinds, *, axes=None, chunk_size=None, method="auto",
+                        want_output=False):
+    """Per-unit reductions of the gradients over the axes, ``[B, N]`` each.
+
+    Args:
+        kinds: subset of ``{"sq", "abs", "max"}`` (sum of squares, l1 norm, l_inf norm).
+
+    Returns:
+        ``(pattern, {kind: [B, N]}, output_jacobian or None)``.
+    """
+    x = prepare(module, x)
+    columns = resolve_axes(module, axes)
+    sink = NormSink(x.shape[0], module.num_units, kinds, module.dtype, module.device,
+                    inplace=not needs_graph(module, x))
+    pattern, out = run_engine(module, x, columns, sink, method=method, chunk_size=chunk_size,
+                              per_column_extra=module.num_units, want_output=want_output)
+    return pattern, sink.result(), out
+
+
+def unit_gradient_sqnorms(module, x, *, axes=None, chunk_size=None, method="auto"):
+    """``(z [B, N], sq [B, N])``: each unit's squared l2 gradient norm over the axes.
+
+    Computed chunk by chunk over the input axes, so ``[B, N, D]`` is never formed at once;
+    differentiable in the parameters (ROLL's loss back-propagates through it).
+    """
+    pattern, norms, _ = unit_gradient_norms(module, x, ("sq",), axes=axes,
+                                            chunk_size=chunk_size, method=method)
+    return pattern.z, norms["sq"]
+
+
+__all__ = ["FrozenPattern", "unit_gradient_norms", "unit_gradient_sqnorms", "unit_gradients"]

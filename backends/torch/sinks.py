@@ -1,0 +1,139 @@
+"""Where the gradient engines put each pattern node's unit gradients.
+
+An engine hands every pattern node's gradients ``[B, n, k]`` (k input axes of the current
+chunk) to a sink. :class:`DenseSink` assembles the full ``[B, N, K]`` tensor;
+:class:`NormSink` only keeps per-unit reductions over the axes (sum of squares, sum of
+absolute values, max of absolute values), so ``[B, N, D]`` never exists at once.
+
+``inplace`` sinks (used when no autograd graph is needed) write into preallocated memory;
+the others build their result out of place so that autograd can go through it.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+class DenseSink:
+    """Collects ``[B, N, K]`` gradients, chunk by chunk over the K axes."""
+
+    def __init__(self, batch, num_units, num_axes, dtype, device, inplace):
+        self.inplace = inplace
+        self.columns = slice(0, 0)
+        if inplace:
+            self.out = torch.empty((batch, num_units, num_axes), dtype=dtype, device=device)
+        else:
+            self.chunks, self.parts = [], []
+        self.shape = (batch, num_units, num_axes)
+        self.dtype, self.device = dtype, device
+
+    def begin_chunk(self, columns: slice):
+        self.columns = columns
+        if not self.inplace:
+            self.parts = []
+
+    def target(self, unit_slice):
+        """Memory an engine may write this node's gradients to directly (or None)."""
+        return self.out[:, unit_slice, self.columns] if self.inplace else None
+
+    def put(self, unit_slice, grads, written=False):
+        """Store ``grads`` ``[B or 1, n, k]`` (1: the same for every point)."""
+        if self.inplace:
+            if not written:
+                if grads.shape[0] == 1 and self.shape[0] > 1:
+                    grads = grads.contiguous()  # transpose once, then copy B times
+                self.out[:, unit_slice, self.columns].copy_(grads.expand(
+                    (self.shape[0],) + grads.shape[1:]))
+        else:
+            self.parts.append(grads.expand((self.shape[0],) + grads.shape[1:]))
+
+    def end_chunk(self):
+        if not self.inplace:
+            b = self.shape[0]
+            width = self.columns.stop - self.columns.start
+            self.chunks.append(torch.cat(self.parts, dim=1) if self.parts else
+                               torch.zeros((b, 0, width), dtype=self.dtype,
+                                                       device=self.device))
+
+    def result(self):
+        if self.inplace:
+            return self.out
+        if len(self.chunks) == 1:
+            return self.chunks[0]
+        return torch.cat(self.chunks, dim=2)
+
+
+class NormSink:
+    """Accumulates per-unit reductions of the gradients over the input axes.
+
+    Args:
+        kinds: a subset of ``{"sq", "abs", "max"}``: sum of squares, sum of absolute
+            values (l1 norm), max of absolute values (l_inf norm).
+    """
+
+    def __init__(self, batch, num_units, kinds, dtype, device, inplace):
+        self.kinds = tuple(kinds)
+        self.inplace = inplace
+        self.acc = {k: torch.zeros((batch, num_units), dtype=dtype, device=device)
+                    for k in self.kinds}
+        self.parts = {}
+
+    def begin_chunk(self, columns: slice):
+        self.parts = {k: [] for k in self.kinds}
+
+    def target(self, unit_slice):
+        return None
+
+    def put(self, unit_slice, grads, written=False):
+        batch = next(iter(self.acc.values())).shape[0]
+        for kind in self.kinds:
+            if kind == "sq":
+                value = _SumOfSquares.apply(grads) if grads.requires_grad else \
+                    _sum_of_squares(grads)
+            elif kind == "abs":
+                value = grads.abs().sum(dim=2)
+            else:
+                value = grads.abs().amax(dim=2) if grads.shape[2] else grads.sum(dim=2)
+            self.parts[kind].append(value.expand(batch, -1))
+
+    def end_chunk(self):
+        for kind in self.kinds:
+            if not self.parts[kind]:
+                continue
+            chunk = torch.cat(self.parts[kind], dim=1)
+            if kind == "max":
+                self.acc[kind] = torch.maximum(self.acc[kind], chunk)
+            elif self.inplace:
+                self.acc[kind] += chunk
+            else:
+                self.acc[kind] = self.acc[kind] + chunk
+
+    def result(self):
+        return self.acc
+
+
+def _sum_of_squares(grads):
+    if grads.stride(-1) == 1:  # one read pass, nothing written
+        return torch.linalg.vector_norm(grads, dim=-1).square()
+    # the perturbation engine's [B, n, k] is a transposed view: a norm over its strided
+    # last axis is far slower than squaring into a small contiguous temporary
+    return grads.square().sum(dim=-1)
+
+
+class _SumOfSquares(torch.autograd.Function):
+    """``(g ** 2).sum(-1)`` with one pass over ``g`` forward and one backward.
+
+    The generic graph (square, then sum) writes ``g ** 2`` forward and takes several
+    element-wise passes over ``[B, n, k]`` backward; in ROLL training these passes cost
+    about as much as the Jacobian products themselves.
+    """
+
+    @staticmethod
+    def forward(ctx, grads):
+        ctx.save_for_backward(grads)
+        return _sum_of_squares(grads)
+
+    @staticmethod
+    def backward(ctx, upstream):
+        (grads,) = ctx.saved_tensors
+        return grads * (2 * upstream).unsqueeze(-1)

@@ -1,0 +1,112 @@
+"""Per-epoch evaluation for :func:`plnet.backends.torch.fit`: loss, accuracy, margins, #CLR.
+
+Margins and #CLR bounds are certified on at most ``margin_points`` points, ``margin_chunk``
+points per pass, by :func:`plnet.backends.torch.certify` (default) or by the float64 numpy
+reference on ``module.to_network()``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import torch
+
+#: Percentiles of the margins reported every epoch (as the paper's tables).
+PERCENTILES = (25, 50, 75, 100)
+
+
+@torch.no_grad()
+def evaluate_task(module, data, task, batch_size, device, dtype, what):
+    """Mean task loss and accuracy (None for custom losses) of ``module`` on ``data``."""
+    total, correct, count = 0.0, 0, 0
+    for x, y in data.batches(batch_size, shuffle=False):
+        x = x.to(device=device, dtype=dtype)
+        y = task.targets(y, device, what)
+        logits = module(x)
+        total += float(task(logits, y)) * x.shape[0]
+        hits = task.correct(logits, y)
+        correct = None if hits is None or correct is None else correct + hits
+        count += x.shape[0]
+    return total / count, (None if correct is None else correct / count)
+
+
+def collect_points(data, limit: int) -> np.ndarray:
+    """Up to ``limit`` input points of ``data`` (in its unshuffled order), float64."""
+    chunks, count = [], 0
+    for x, _ in data.batches(max(1, min(limit, 1024)), shuffle=False):
+        chunks.append(x[:limit - count].detach().cpu().double().numpy())
+        count += chunks[-1].shape[0]
+        if count >= limit:
+            break
+    return np.concatenate(chunks, axis=0)
+
+
+def margin_metrics(module, points: np.ndarray, chunk: int, engine: str = "certify") -> dict:
+    """Certified l2 and l1 margin percentiles and #CLR bounds over ``points``.
+
+    ``engine="certify"`` streams :func:`plnet.backends.torch.certify` in the module's own
+    dtype and device; ``"reference"`` runs the float64 numpy reference on
+    ``module.to_network()`` (slower, the oracle).
+    """
+    import plnet
+    from plnet.analysis.margins import margin_percentile
+
+    out = {"margin_points": int(points.shape[0])}
+    if engine == "certify":
+        from plnet.backends.torch.certificates import certify
+
+        x = torch.as_tensor(points, dtype=module.dtype, device=module.device)
+        try:
+            report = certify(module, x, p=(2, 1), batch_size=chunk,
+                             percentiles=PERCENTILES, progress=False)
+        except plnet.TieError:
+            return {**out, "clr_lower": None, "clr_upper": None,
+                    "clr_tied_points": int(points.shape[0])}
+        margins = {"l2": report.margins[2.0], "l1": report.margins[1.0]}
+        count = report.regions
+    else:
+        from plnet.analysis.margins import margin_from
+
+        net = module.to_network()
+        l2, l1 = [], []
+        for start in range(0, points.shape[0], chunk):
+            lin = plnet.linearize(net, points[start:start + chunk])
+            l2.append(margin_from(lin, 2))
+            l1.append(margin_from(lin, 1))
+        margins = {"l2": np.concatenate(l2), "l1": np.concatenate(l1)}
+        try:
+            count = plnet.count_linear_regions(net, points, on_tie="exclude", batch_size=chunk)
+        except plnet.TieError:
+            count = None
+    for name, values in margins.items():
+        for q in PERCENTILES:
+            out[f"margin_{name}_p{q}"] = margin_percentile(values, q)
+    if count is None:
+        out.update(clr_lower=None, clr_upper=None, clr_tied_points=int(points.shape[0]))
+    else:
+        out.update(clr_lower=int(count.lower), clr_upper=int(count.upper),
+                   clr_tied_points=len(count.tied_points))
+    return out
+
+
+
+def json_ready(record: dict) -> dict:
+    """Non-finite floats become strings ("inf", "-inf", "nan"): strict JSON has no NaN."""
+    def convert(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return str(v)
+        return v
+
+    return {k: convert(v) for k, v in record.items()}
+
+
+def write_metrics(path, history, append: bool) -> None:
+    """Write the history as JSON lines (one object per epoch); ``append`` adds the last."""
+    if path is None:
+        return
+    rows = history[-1:] if append else history
+    with open(path, "a" if append else "w") as fh:
+        for row in rows:
+            fh.write(json.dumps(json_ready(row), allow_nan=False, sort_keys=True) + "\n")

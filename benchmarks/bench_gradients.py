@@ -1,0 +1,217 @@
+"""Exact all-unit input-gradients: the torch backend against torch.func and autograd.
+
+Three float32 networks (a 784-300x4-10 ReLU MLP; a CNN 1x28x28 -> conv 16 k4 s2 -> avg pool
+2 -> conv 32 k4 s2 -> dense 100 -> dense 10; an unrolled LeakyReLU RNN with T=28, F=28,
+H=128 and a dense head). For each, every hidden unit's gradient with respect to every
+input axis, ``[B, N, D]``, is computed by
+
+- ours: ``plnet.backends.torch.unit_gradients`` under ``torch.no_grad()``;
+- ``vmap(jacrev(units))`` and ``vmap(jacfwd(units))`` from ``torch.func``, where ``units``
+  is the plain torch model returning its pre-activations;
+- a per-unit autograd loop (``autograd.grad`` of one unit summed over the batch); only a
+  subset of the units is timed and the time is extrapolated to all N (printed as such).
+
+All are timed side by side in one run, in turns (best of ``--repeats`` rounds), and checked
+to agree. The floor is the matrix products the computation needs at the machine's matmul
+rate (``torch.bmm`` of the MLP's shapes, timed in the same rounds) plus writing the
+``[B, N, D]`` result once (a fill of freshly allocated memory of that size).
+
+Run: python benchmarks/bench_gradients.py [--repeats 3] [--only mlp,cnn,rnn]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import plnet
+from plnet.backends.torch import compile, unit_gradients
+
+
+def _w(rng, *shape):
+    return rng.normal(scale=np.sqrt(2.0 / np.prod(shape[1:])), size=shape)
+
+
+# --- the three networks, as plnet IR and as plain torch functions of one sample --------
+def mlp_case(rng, batch):
+    widths = (784, 300, 300, 300, 300, 10)
+    b = plnet.NetworkBuilder((784,))
+    h, layers = b.input, []
+    for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
+        w, bias = _w(rng, n_out, n_in), rng.normal(scale=0.1, size=n_out)
+        layers.append((w, bias))
+        h = b.dense(h, w, bias)
+        if i < len(widths) - 2:
+            h = b.relu(h)
+    net = b.build(h)
+    ts = [(torch.tensor(w, dtype=torch.float32), torch.tensor(c, dtype=torch.float32))
+          for w, c in layers[:-1]]
+
+    def units(x):
+        zs, h = [], x
+        for w, c in ts:
+            z = F.linear(h, w, c)
+            zs.append(z)
+            h = torch.relu(z)
+        return torch.cat(zs)
+
+    flops = sum(2 * batch * 784 * n_out * n_in for n_in, n_out in zip(widths[1:-2], widths[2:-1]))
+    return net, units, flops
+
+
+def cnn_case(rng, batch):
+    b = plnet.NetworkBuilder((1, 28, 28))
+    w1, c1 = _w(rng, 16, 1, 4, 4), rng.normal(scale=0.1, size=16)
+    w2, c2 = _w(rng, 32, 16, 4, 4), rng.normal(scale=0.1, size=32)
+    w3, c3 = _w(rng, 100, 128), rng.normal(scale=0.1, size=100)
+    w4 = _w(rng, 10, 100)
+    h = b.relu(b.conv(b.input, w1, c1, stride=2))        # 16 x 13 x 13
+    h = b.avg_pool(h, 2)                                   # 16 x 6 x 6
+    h = b.relu(b.conv(h, w2, c2, stride=2))                # 32 x 2 x 2
+    h = b.relu(b.dense(b.flatten(h), w3, c3))
+    net = b.build(b.dense(h, w4))
+    t = [torch.tensor(a, dtype=torch.float32) for a in (w1, c1, w2, c2, w3, c3)]
+
+    def units(x):
+        z1 = F.conv2d(x.reshape(1, 1, 28, 28), t[0], t[1], stride=2)
+        h = F.avg_pool2d(torch.relu(z1), 2)
+        z2 = F.conv2d(h, t[2], t[3], stride=2)
+        z3 = F.linear(torch.relu(z2).reshape(-1), t[4], t[5])
+        return torch.cat([z1.reshape(-1), z2.reshape(-1), z3])
+
+    d = 784
+    flops = (2 * d * 16 * 169 * 16                      # conv 1 on the shared one-hot inputs
+             + 2 * batch * d * 32 * 4 * 16 * 16        # conv 2 on every tangent
+             + 2 * batch * d * 100 * 128)              # dense 100
+    return net, units, flops
+
+
+def rnn_case(rng, batch, steps=28, features=28, hidden=128):
+    b = plnet.NetworkBuilder((steps, features))
+    wih, whh = _w(rng, hidden, features), _w(rng, hidden, hidden) * 0.5
+    bih, bhh = rng.normal(scale=0.1, size=hidden), rng.normal(scale=0.1, size=hidden)
+    h = b.rnn(b.input, wih, whh, bih, bhh, nonlinearity="leaky_relu", alpha=0.1,
+              return_sequences=False)
+    net = b.build(b.dense(h, _w(rng, 10, hidden)))
+    t = [torch.tensor(a, dtype=torch.float32) for a in (wih, whh, bih, bhh)]
+
+    def units(x):
+        x, zs, h = x.reshape(steps, features), [], None
+        for s in range(steps):
+            z = F.linear(x[s], t[0], t[2]) + t[3]
+            if h is not None:
+                z = z + F.linear(h, t[1])
+            zs.append(z)
+            h = F.leaky_relu(z, 0.1)
+        return torch.cat(zs)
+
+    d = steps * features
+    # the input products do not depend on the point (no ReLU upstream): done once
+    flops = 2 * d * hidden * features * steps + 2 * batch * d * hidden * hidden * (steps - 1)
+    return net, units, flops
+
+
+CASES = {"mlp": (mlp_case, 64), "cnn": (cnn_case, 32), "rnn": (rnn_case, 16)}
+
+
+# --- timing ---------------------------------------------------------------------------------
+def interleaved(fns, repeats):
+    """Best time of each function, the functions run in turns so that load spikes of a
+    shared machine hit all of them alike."""
+    for fn in fns.values():
+        fn()  # warm-up (allocator, kernels)
+    best = {name: math.inf for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
+
+
+def _no_grad(fn, *args):
+    with torch.no_grad():
+        return fn(*args)
+
+
+def loop_fn(units, flat, n, subset):
+    """Per-unit autograd over ``subset`` evenly spread units (time it, then scale by
+    n / subset)."""
+    picks = np.linspace(0, n - 1, min(subset, n)).astype(int)
+
+    def run():
+        x = flat.clone().requires_grad_(True)
+        z = torch.vmap(units)(x)
+        for j in picks:
+            torch.autograd.grad(z[:, j].sum(), x, retain_graph=True)
+
+    return run, n / len(picks)
+
+
+# --- one case -------------------------------------------------------------------------------
+def run_case(name, repeats, loop_units, seed=0):
+    factory, batch = CASES[name]
+    net, units, flops = factory(np.random.default_rng(seed), batch)
+    module = compile(net, device="cpu", dtype=torch.float32)
+    x = torch.randn((batch,) + net.input_shape)
+    flat = x.reshape(batch, -1)
+    n, d = net.num_units, net.input_size
+    jacrev = torch.func.vmap(torch.func.jacrev(units))
+    jacfwd = torch.func.vmap(torch.func.jacfwd(units))
+    with torch.no_grad():
+        _, ours = unit_gradients(module, x)
+    ref = jacrev(flat)
+    err = float((ref - ours).abs().max() / (1 + ref.abs().max()))
+    del ref, ours
+    loop, loop_scale = loop_fn(units, flat, n, loop_units)
+    a, b = torch.randn(64, 300, 300), torch.randn(64, 300, 784)
+    mm_out = torch.empty(64, 300, 784)
+    t = interleaved({
+        "ours": lambda: _no_grad(unit_gradients, module, x),
+        "mm": lambda: torch.bmm(a, b, out=mm_out),
+        "fill": lambda: torch.empty((batch, n, d)).fill_(1.0),
+        "jacrev": lambda: jacrev(flat),
+        "jacfwd": lambda: jacfwd(flat),
+        "loop": loop,
+    }, repeats)
+    rate = 2 * 64 * 300 * 300 * 784 / t["mm"]
+    floor = flops / rate + t["fill"]
+    return dict(name=name, batch=batch, n=n, d=d, ours=t["ours"], rev=t["jacrev"],
+                fwd=t["jacfwd"], loop=t["loop"] * loop_scale, fill=t["fill"], floor=floor,
+                flops=flops, rate=rate, err=err)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", default="mlp,cnn,rnn")
+    parser.add_argument("--loop-units", type=int, default=64,
+                        help="units timed by the per-unit autograd loop (then extrapolated)")
+    args = parser.parse_args(argv)
+    torch.manual_seed(0)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, best of "
+          f"{args.repeats} interleaved runs; mm = measured bmm rate 64x[300x300 @ 300x784]")
+    header = (f"{'net':4} {'B':>3} {'N':>5} {'D':>4} | {'ours s':>7} {'jacrev':>7} "
+              f"{'jacfwd':>7} {'loop*':>8} | {'best base/ours':>14} | {'floor s':>7} "
+              f"{'ours/floor':>10} | {'GFLOP/s':>7} {'mm rate':>7} | {'max rel err':>11}")
+    print(header)
+    print("-" * len(header))
+    for name in args.only.split(","):
+        r = run_case(name.strip(), args.repeats, args.loop_units)
+        best_base = min(r["rev"], r["fwd"], r["loop"])
+        gflops = r["flops"] / r["ours"] / 1e9
+        print(f"{r['name']:4} {r['batch']:>3} {r['n']:>5} {r['d']:>4} | {r['ours']:7.3f} "
+              f"{r['rev']:7.3f} {r['fwd']:7.3f} {r['loop']:8.2f} | {best_base / r['ours']:13.2f}x "
+              f"| {r['floor']:7.3f} {r['ours'] / r['floor']:9.2f}x | {gflops:7.1f} "
+              f"{r['rate'] / 1e9:7.1f} | {r['err']:11.1e}")
+    print(f"* loop: per-unit autograd timed on {args.loop_units} units, extrapolated to N. "
+          f"floor = matmul FLOPs at the measured rate + one fill of a fresh [B, N, D] tensor.")
+
+
+if __name__ == "__main__":
+    main()
