@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -107,6 +108,7 @@ def write_metrics(path, history, append: bool) -> None:
     if path is None:
         return
     rows = history[-1:] if append else history
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a" if append else "w") as fh:
         for row in rows:
             fh.write(json.dumps(json_ready(row), allow_nan=False, sort_keys=True) + "\n")

@@ -108,3 +108,15 @@ def test_a_network_without_units_reports_infinite_margins(tmp_path):
     row = read_lines(tmp_path / "m.jsonl")[0]
     assert row["margin_l2_p50"] == "inf" and result.history[0]["margin_l2_p50"] == np.inf
     assert row["train_regularizer"] == 0.0 and (row["clr_lower"], row["clr_upper"]) == (1, 1)
+
+
+def test_metrics_file_folders_are_created(mlp_net, tmp_path):
+    from plnet.backends.torch import fit
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(32,) + mlp_net.input_shape)
+    y = rng.integers(0, int(np.prod(mlp_net.output_shape)), size=32)
+    path = tmp_path / "new" / "folder" / "metrics.jsonl"
+    fit(mlp_net, (X, y), epochs=1, progress=False, device="cpu", metrics_path=path,
+        eval_margins=False)
+    assert len(path.read_text().splitlines()) == 1
