@@ -21,7 +21,8 @@ from plnet.errors import InvalidInputError, PlnetError
 PERCENTILES = (0, 25, 50, 75, 100)
 
 
-def load_model(path: str, batch_dim: str = "0", output: str | None = None) -> plnet.Network:
+def load_model(path: str, batch_dim: str = "0", output: str | None = None,
+               drop_trailing: bool = False) -> plnet.Network:
     """Load a ``.onnx`` model or a saved plnet network (``.npz``)."""
     p = Path(path)
     if not p.exists():
@@ -31,7 +32,7 @@ def load_model(path: str, batch_dim: str = "0", output: str | None = None) -> pl
         return plnet.load(p)
     if suffix == ".onnx":
         bd = None if batch_dim.lower() == "none" else int(batch_dim)
-        kwargs = {"batch_dim": bd}
+        kwargs = {"batch_dim": bd, "drop_trailing": drop_trailing}
         if output:
             kwargs["output"] = output
         return plnet.from_onnx(str(p), **kwargs)
@@ -90,7 +91,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_inspect(args) -> int:
-    net = load_model(args.model, args.batch_dim, args.output)
+    net = load_model(args.model, args.batch_dim, args.output, args.drop_trailing)
     if args.json:
         print(json.dumps({
             "nodes": [dict(zip(("node", "op", "attributes", "shape", "units"), r))
@@ -103,7 +104,7 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_convert(args) -> int:
-    net = load_model(args.model, args.batch_dim, args.output)
+    net = load_model(args.model, args.batch_dim, args.output, args.drop_trailing)
     out = Path(args.out)
     if out.suffix.lower() == ".onnx":
         import onnx
@@ -118,7 +119,7 @@ def cmd_convert(args) -> int:
 
 
 def cmd_certify(args) -> int:
-    net = load_model(args.model, args.batch_dim, args.output)
+    net = load_model(args.model, args.batch_dim, args.output, args.drop_trailing)
     try:
         x = np.load(args.input, allow_pickle=False)
     except (OSError, ValueError) as exc:
@@ -167,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="ONNX only: the input's batch axis, or 'none' when the file's "
                             "input is one sample (default 0)")
         p.add_argument("--output", help="ONNX only: the output to use when there are several")
+        p.add_argument("--drop-trailing", action="store_true",
+                       help="ONNX only: drop a final Softmax/LogSoftmax/Sigmoid (certificates "
+                            "concern the logits)")
 
     inspect = sub.add_parser("inspect", help="table of ops, shapes, units N and input size D")
     model_args(inspect)

@@ -120,3 +120,22 @@ def test_inspect_corpus_model(corpus, capsys):
     status, out, _ = run(["inspect", str(corpus / "mnist2x10.onnx")], capsys)
     assert status == 0
     assert "D=784" in out and "N=20" in out
+
+
+def test_drop_trailing_softmax_only_when_asked(tmp_path, capsys):
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    model = plnet.to_onnx(demo_network())
+    graph = model.graph
+    logits = graph.output[0].name
+    graph.node.append(onnx.helper.make_node("Softmax", [logits], ["probs"], axis=1))
+    out = onnx.helper.make_tensor_value_info("probs", onnx.TensorProto.FLOAT, None)
+    graph.output.pop()
+    graph.output.append(out)
+    path = tmp_path / "softmax.onnx"
+    onnx.save(model, str(path))
+
+    status, _, err = run(["inspect", str(path)], capsys)
+    assert status == 1 and "Softmax" in err and "not piecewise linear" in err
+    status, out, _ = run(["inspect", str(path), "--drop-trailing", "--json"], capsys)
+    assert status == 0 and json.loads(out)["N"] == demo_network().num_units
