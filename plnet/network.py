@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import zipfile
 from typing import Iterable, Mapping
 
 import networkx as nx
 import numpy as np
 
-from plnet.errors import (GraphError, InvalidInputError, PlnetError, SerializationError,
-                          ShapeError)
+from plnet.errors import GraphError, InvalidInputError, ShapeError
 from plnet.ops import Input, Op
-
-FORMAT = "plnet.network"
-FORMAT_VERSION = 1
-
 
 class Network:
     """A piecewise-linear network: a DAG of ops with one input and one output.
@@ -190,54 +183,22 @@ class Network:
 
     def to_dict(self) -> dict:
         """JSON-able description of the graph (parameters not included)."""
-        return {
-            "format": FORMAT, "version": FORMAT_VERSION, "output": self.output,
-            "nodes": [{"name": n, "op": self.op(n).to_dict(), "inputs": self.inputs_of(n)}
-                      for n in self.graph],
-            "params": sorted(self.params),
-            "meta": _jsonable_meta(self.graph.graph),
-        }
+        from plnet.serialization import network_to_dict
+
+        return network_to_dict(self)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the network to ``path`` (an ``.npz`` file: graph as JSON + parameters)."""
-        desc = self.to_dict()
-        arrays = {f"p{i}": self.params[name] for i, name in enumerate(desc["params"])}
-        with open(path, "wb") as fh:
-            np.savez_compressed(fh, __graph__=np.array(json.dumps(desc)), **arrays)
+        from plnet.serialization import save
+
+        save(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Network":
-        """Read a network written by :meth:`save`.
+        """Read a network written by :meth:`save` (see :func:`plnet.serialization.load`)."""
+        from plnet.serialization import load
 
-        Raises:
-            SerializationError: the file is missing, not a plnet network, or corrupt.
-        """
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                desc = json.loads(str(data["__graph__"]))
-                if desc.get("format") != FORMAT:
-                    raise SerializationError(f"{path}: not a plnet network file")
-                if desc.get("version") != FORMAT_VERSION:
-                    raise SerializationError(f"{path}: format version {desc.get('version')} "
-                                             f"is not supported (this plnet reads "
-                                             f"{FORMAT_VERSION})")
-                params = {name: data[f"p{i}"] for i, name in enumerate(desc["params"])}
-            graph = nx.DiGraph()
-            graph.graph.update(desc.get("meta", {}))
-            for node in desc["nodes"]:
-                graph.add_node(node["name"], op=Op.from_dict(node["op"]))
-            for node in desc["nodes"]:
-                connect(graph, node["inputs"], node["name"])
-        except SerializationError:
-            raise
-        except FileNotFoundError:
-            raise SerializationError(f"{path}: no such file") from None
-        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
-            raise SerializationError(f"{path}: cannot read a plnet network ({exc})") from exc
-        try:
-            return cls(graph, params, desc["output"])
-        except PlnetError as exc:
-            raise SerializationError(f"{path}: the saved network is invalid: {exc}") from exc
+        return load(path)
 
     # --- display -------------------------------------------------------------------------
     def summary_rows(self) -> list[tuple[str, str, str, str, int]]:
@@ -260,18 +221,6 @@ class Network:
     def __repr__(self) -> str:
         return (f"Network({len(self.graph)} nodes, input {self.input_shape}, output "
                 f"{self.output_shape}, N={self.num_units})")
-
-
-def _jsonable_meta(meta: Mapping) -> dict:
-    """The entries of a graph's metadata that JSON can hold (provenance, dropped ops...)."""
-    out = {}
-    for key, value in meta.items():
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError):
-            continue
-        out[str(key)] = value
-    return out
 
 
 def edge_slots(data: Mapping) -> tuple[int, ...]:
@@ -328,8 +277,3 @@ def check_batch(x, shape: Iterable[int], what: str = "x") -> np.ndarray:
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
         raise InvalidInputError(f"{what} holds NaN or inf (first at index {bad})")
     return arr
-
-
-def load(path: str | os.PathLike) -> Network:
-    """Read a network saved with :meth:`Network.save`."""
-    return Network.load(path)
