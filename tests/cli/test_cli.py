@@ -139,3 +139,13 @@ def test_drop_trailing_softmax_only_when_asked(tmp_path, capsys):
     assert status == 1 and "Softmax" in err and "not piecewise linear" in err
     status, out, _ = run(["inspect", str(path), "--drop-trailing", "--json"], capsys)
     assert status == 0 and json.loads(out)["N"] == demo_network().num_units
+
+
+@pytest.mark.slow
+def test_demo_train_reports_roll_against_vanilla(capsys):
+    pytest.importorskip("torch")
+    status, out, _ = run(["demo", "--train", "--json"], capsys)
+    assert status == 0
+    report = json.loads(out)
+    assert set(report) >= {"vanilla", "roll"}
+    assert report["roll"]["l2"][1] > report["vanilla"]["l2"][1]
