@@ -17,18 +17,7 @@ import time
 import numpy as np
 
 import plnet
-
-
-def mlp(widths, seed=0):
-    rng = np.random.default_rng(seed)
-    b = plnet.NetworkBuilder((widths[0],))
-    h = b.input
-    for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
-        h = b.dense(h, rng.normal(scale=np.sqrt(2 / n_in), size=(n_out, n_in)),
-                    rng.normal(scale=0.1, size=n_out))
-        if i < len(widths) - 2:
-            h = b.relu(h)
-    return b.build(h)
+from plnet.demo import relu_mlp
 
 
 def floor_chain(weights, batch, d):
@@ -56,9 +45,9 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args(argv)
     widths = (784, 300, 300, 300, 300, 10)
-    net = mlp(widths)
+    net = relu_mlp(widths)
     x = np.random.default_rng(1).normal(size=(args.batch, 784))
-    weights = [net.params[f"dense_{i}.weight"] for i in range(1, 2 * len(widths) - 2, 2)]
+    weights = [net.params[f"fc{i}.weight"] for i in range(1, len(widths))]
     plnet.linearize(net, x)  # warm up
     ours = best_of(lambda: plnet.linearize(net, x), args.repeats)
     floor = min(floor_chain(weights, args.batch, 784) for _ in range(args.repeats))

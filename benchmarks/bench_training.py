@@ -24,26 +24,13 @@ import argparse
 import os
 import time
 
-import numpy as np
 import torch
 
-import plnet
 from plnet.backends.torch import compile
 from plnet.backends.torch.losses import regularized_forward
+from plnet.demo import relu_mlp
 
 WIDTHS = (784, 300, 300, 300, 300, 10)
-
-
-def mlp(widths, seed=0):
-    rng = np.random.default_rng(seed)
-    b = plnet.NetworkBuilder((widths[0],))
-    h = b.input
-    for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
-        h = b.dense(h, rng.normal(scale=np.sqrt(2 / n_in), size=(n_out, n_in)),
-                    rng.normal(scale=0.1, size=n_out))
-        if i < len(widths) - 2:
-            h = b.relu(h)
-    return b.build(h)
 
 
 def make_step(module, x, y, lam, samples, generator):
@@ -97,7 +84,7 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     torch.manual_seed(0)
-    net = mlp(WIDTHS)
+    net = relu_mlp(WIDTHS)
     d, b = WIDTHS[0], args.batch
     x = torch.randn(b, d, device=device)
     y = torch.randint(0, WIDTHS[-1], (b,), device=device)

@@ -11,17 +11,29 @@ from plnet.network import Network
 DEMO_WIDTHS = (2, 32, 32, 32, 2)
 
 
-def demo_network(seed: int = 0) -> Network:
-    """A fixed 2-32-32-32-2 ReLU MLP (He-initialized from ``seed``)."""
+def relu_mlp(widths, seed: int = 0, bias_scale: float = 0.1) -> Network:
+    """A He-initialized ReLU MLP with layers ``fc1, relu1, ..., fcL`` (no final ReLU).
+
+    Args:
+        widths: input size, hidden widths..., output size.
+        seed: seed of the weights.
+        bias_scale: standard deviation of the biases (0: zero biases).
+    """
     rng = np.random.default_rng(seed)
-    b = NetworkBuilder((DEMO_WIDTHS[0],))
+    b = NetworkBuilder((widths[0],))
     h = b.input
-    for i, (n_in, n_out) in enumerate(zip(DEMO_WIDTHS[:-1], DEMO_WIDTHS[1:])):
+    for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
         w = rng.normal(scale=np.sqrt(2.0 / n_in), size=(n_out, n_in))
-        h = b.dense(h, w, rng.normal(scale=0.1, size=n_out), name=f"fc{i + 1}")
-        if i < len(DEMO_WIDTHS) - 2:
+        bias = rng.normal(scale=bias_scale, size=n_out) if bias_scale else np.zeros(n_out)
+        h = b.dense(h, w, bias, name=f"fc{i + 1}")
+        if i < len(widths) - 2:
             h = b.relu(h, name=f"relu{i + 1}")
     return b.build(h)
+
+
+def demo_network(seed: int = 0) -> Network:
+    """The fixed 2-32-32-32-2 ReLU MLP that ``plnet demo`` certifies."""
+    return relu_mlp(DEMO_WIDTHS, seed)
 
 
 def demo_grid(points_per_axis: int = 21, extent: float = 1.0) -> np.ndarray:
@@ -43,16 +55,8 @@ def two_moons(n: int, seed: int = 0, noise: float = 0.1):
 
 
 def binary_mlp(seed: int = 0, widths=(2, 32, 32, 32, 32, 1)) -> Network:
-    """An untrained He-initialized ReLU MLP with one logit."""
-    rng = np.random.default_rng(seed)
-    b = NetworkBuilder((widths[0],))
-    h = b.input
-    for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
-        h = b.dense(h, rng.normal(scale=np.sqrt(2 / n_in), size=(n_out, n_in)), np.zeros(n_out),
-                    name=f"fc{i + 1}")
-        if i < len(widths) - 2:
-            h = b.relu(h, name=f"relu{i + 1}")
-    return b.build(h)
+    """An untrained ReLU MLP with one logit and zero biases."""
+    return relu_mlp(widths, seed, bias_scale=0.0)
 
 
 def train_demo(seed: int = 0, epochs: int = 50, lam: float = 1.0, C: float = 5.0) -> dict:

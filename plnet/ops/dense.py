@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 
 from plnet.errors import ShapeError
 from plnet.ops.base import Op, expect_shapes, param, register_op
