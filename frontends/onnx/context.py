@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from plnet.builder import NetworkBuilder
-from plnet.errors import ShapeError, UnsupportedOpError
+from plnet.errors import NotPiecewiseLinearError, ShapeError, UnsupportedOpError
 from plnet.frontends.onnx.tensor import Tensor
 from plnet.ops import Op, Reshape, Transpose
 
@@ -161,6 +161,16 @@ class NodeContext:
         if not self.has_input(i):
             raise self.error(f"input {i} is missing", ShapeError)
         return self.ctx.values[self.proto.input[i]]
+
+    def product_operands(self) -> tuple[Value, Value]:
+        """Inputs 0 and 1 of a product (Mul, MatMul, Gemm); refuses two input-dependent ones,
+        whose product is not piecewise linear."""
+        a, b = self.input(0), self.input(1)
+        if isinstance(a, Tensor) and isinstance(b, Tensor):
+            raise NotPiecewiseLinearError(
+                f"{self.where}: the product of two input-dependent tensors is not piecewise "
+                f"linear; one operand of {self.proto.op_type} must be a constant")
+        return a, b
 
     def tensor(self, i: int) -> Tensor:
         value = self.input(i)

@@ -68,23 +68,29 @@ def _with_bias(weight, bias, scale, shift):
     return w * scale.reshape((-1,) + (1,) * (w.ndim - 1)), b * scale + shift
 
 
-def _dense(lower, node, x, weight, bias):
-    tv = lower.tensor(x)
-    name = lower.node_name(node)
+def _weighted_layer(lower, node, weight, bias, channel_last_ok, add_node):
+    """Store the layer's weights (with a following eval batch norm folded in when it alone
+    consumes the layer) and add the node with ``add_node(weight_name, bias_name)``."""
     base = _param_base(node)
-    out_rank = len(lower.shape(tv))
-    folded = _foldable_batch_norm(lower, node, int(weight.shape[0]), out_rank == 1)
+    folded = _foldable_batch_norm(lower, node, int(weight.shape[0]), channel_last_ok)
     if folded is not None:
-        bn_node, scale, shift = folded
+        _, scale, shift = folded
         w, b = _with_bias(weight, bias, scale, shift)
         w_name = lower.param(w, f"{base}.weight.bn_folded")
         b_name = lower.param(b, f"{base}.bias.bn_folded")
     else:
         w_name, b_name = lower.param(weight, f"{base}.weight"), lower.param(bias, f"{base}.bias")
-    out = TensorValue(lower.builder.dense(tv.node, w_name, b_name, name=name))
+    out = TensorValue(add_node(w_name, b_name))
     if folded is not None:
-        lower.folded[folded[0]] = out
+        lower.folded[folded[0]] = out  # the batch norm's node now stands for this one
     return out
+
+
+def _dense(lower, node, x, weight, bias):
+    tv = lower.tensor(x)
+    name = lower.node_name(node)
+    return _weighted_layer(lower, node, weight, bias, len(lower.shape(tv)) == 1,
+                           lambda w, b: lower.builder.dense(tv.node, w, b, name=name))
 
 
 @converts_module(nn.Linear)
@@ -130,20 +136,8 @@ def _conv(lower, node, x, weight, bias, stride, padding, dilation, groups):
                                 f"(unbatched inputs are not supported)")
     pads = _conv_padding(lower, padding, weight, stride, dilation)
     name = lower.node_name(node)
-    base = _param_base(node)
-    folded = _foldable_batch_norm(lower, node, int(weight.shape[0]), True)
-    if folded is not None:
-        _, scale, shift = folded
-        w, b = _with_bias(weight, bias, scale, shift)
-        w_name = lower.param(w, f"{base}.weight.bn_folded")
-        b_name = lower.param(b, f"{base}.bias.bn_folded")
-    else:
-        w_name, b_name = lower.param(weight, f"{base}.weight"), lower.param(bias, f"{base}.bias")
-    out = TensorValue(lower.builder.conv(tv.node, w_name, b_name, stride=stride, padding=pads,
-                                         dilation=dilation, groups=groups, name=name))
-    if folded is not None:
-        lower.folded[folded[0]] = out
-    return out
+    return _weighted_layer(lower, node, weight, bias, True, lambda w, b: lower.builder.conv(
+        tv.node, w, b, stride=stride, padding=pads, dilation=dilation, groups=groups, name=name))
 
 
 @converts_module(nn.Conv1d, nn.Conv2d)

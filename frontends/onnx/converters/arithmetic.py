@@ -56,11 +56,7 @@ def convert_sub(node):
 
 @converter("Mul")
 def convert_mul(node):
-    a, b = node.input(0), node.input(1)
-    if isinstance(a, Tensor) and isinstance(b, Tensor):
-        raise NotPiecewiseLinearError(f"{node.where}: the product of two input-dependent "
-                                      f"tensors is not piecewise linear; one side of Mul must "
-                                      f"be a constant")
+    a, b = node.product_operands()
     x, c = (a, b) if isinstance(a, Tensor) else (b, a)
     return _affine(node, x, scale=np.asarray(c, dtype=np.float64))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from plnet.errors import NotPiecewiseLinearError, ShapeError
+from plnet.errors import ShapeError
 from plnet.frontends.onnx.converters.arithmetic import _affine
 from plnet.frontends.onnx.tensor import Tensor
 from plnet.frontends.onnx.registry import converter
@@ -69,11 +69,7 @@ def matmul_left(node, w: np.ndarray, x: Tensor, hint: str) -> Tensor:
 
 @converter("MatMul")
 def convert_matmul(node):
-    a, b = node.input(0), node.input(1)
-    if isinstance(a, Tensor) and isinstance(b, Tensor):
-        raise NotPiecewiseLinearError(f"{node.where}: the product of two input-dependent "
-                                      f"tensors is not piecewise linear; one MatMul operand "
-                                      f"must be a constant")
+    a, b = node.product_operands()
     if isinstance(a, Tensor):
         return matmul_right(node, a, np.asarray(b, np.float64), node.name)
     return matmul_left(node, np.asarray(a, np.float64), b, node.name)
@@ -83,13 +79,10 @@ def convert_matmul(node):
 def convert_gemm(node):
     """``alpha * A' B' + beta * C`` with A' = A^T if transA, B' = B^T if transB."""
     ctx = node.ctx
-    a, b = node.input(0), node.input(1)
+    a, b = node.product_operands()
     alpha = float(node.attr("alpha", 1.0))
     beta = float(node.attr("beta", 1.0))
     trans_a, trans_b = int(node.attr("transA", 0)), int(node.attr("transB", 0))
-    if isinstance(a, Tensor) and isinstance(b, Tensor):
-        raise NotPiecewiseLinearError(f"{node.where}: Gemm of two input-dependent tensors is "
-                                      f"not piecewise linear")
     if isinstance(a, Tensor):
         if len(ctx.onnx_shape(a)) != 2:
             raise node.error(f"Gemm needs 2-d operands, A is {ctx.onnx_shape(a)}", ShapeError)
