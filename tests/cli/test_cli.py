@@ -149,3 +149,22 @@ def test_demo_train_reports_roll_against_vanilla(capsys):
     report = json.loads(out)
     assert set(report) >= {"vanilla", "roll"}
     assert report["roll"]["l2"][1] > report["vanilla"]["l2"][1]
+
+
+def test_certify_torch_backend_equals_the_reference(tmp_path, capsys):
+    pytest.importorskip("torch")
+    path, xs = tmp_path / "net.npz", tmp_path / "x.npy"
+    net = demo_network()
+    net.save(path)
+    np.save(xs, demo_grid(6))
+    reports = {}
+    for backend in ("numpy", "torch"):
+        status, out, _ = run(["certify", str(path), "--input", str(xs), "--p", "1", "--json",
+                              "--backend", backend, "--batch-size", "7"], capsys)
+        assert status == 0
+        reports[backend] = json.loads(out)
+    np.testing.assert_allclose(reports["torch"]["margins"], reports["numpy"]["margins"],
+                               rtol=1e-9)
+    assert reports["torch"]["clr"] == reports["numpy"]["clr"]
+    lo, hi = plnet.count_linear_regions(net, demo_grid(6), on_tie="exclude")
+    assert (reports["numpy"]["clr"]["lower"], reports["numpy"]["clr"]["upper"]) == (lo, hi)
