@@ -81,7 +81,8 @@ def test_certify_prints_margins_and_percentiles(tmp_path, capsys):
     assert report["percentiles"]["P100"] == pytest.approx(plnet.margin(net, x, p=np.inf).max())
 
     status, out, _ = run(["certify", str(path), "--input", str(xs)], capsys)
-    assert status == 0 and "percentiles:" in out and len(out.splitlines()) == len(x) + 2
+    assert status == 0 and "percentiles:" in out and "complete linear regions" in out
+    assert len(out.splitlines()) == len(x) + 3  # header, one row per point, two summaries
 
 
 def test_certify_rejects_points_of_the_wrong_shape(tmp_path, capsys):
