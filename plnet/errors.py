@@ -66,6 +66,11 @@ class MissingDependencyError(PlnetError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
 
 
+class PrecisionWarning(UserWarning):
+    """A certificate computed in reduced precision (float32): near a region boundary its
+    round-off can exceed the margin. Compute in float64 for certificates to rely on."""
+
+
 def require(module: str, extra: str, purpose: str):
     """Import an optional dependency or raise :class:`MissingDependencyError`.
 

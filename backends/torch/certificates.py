@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import math
 import sys
+import warnings
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ import torch
 from plnet.analysis.counting import RegionCount
 from plnet.analysis.margins import check_p, margin_percentile
 from plnet.backends.torch.gradients import unit_gradient_norms
-from plnet.errors import InvalidInputError, TieError, require
+from plnet.errors import InvalidInputError, PrecisionWarning, TieError, require
 from plnet.tolerances import TORCH_JACOBIAN_GRID_FLOAT32, TORCH_JACOBIAN_GRID_FLOAT64
 
 #: p -> the per-unit reduction giving the dual norm q of the gradient
@@ -41,6 +42,15 @@ def margins_from(z, dual_norms):
     return dist.amin(dim=1)
 
 
+def warn_if_approximate(module, what: str) -> None:
+    """Warn (:class:`plnet.errors.PrecisionWarning`) when certifying below float64."""
+    if module.dtype != torch.float64:
+        warnings.warn(f"{what}: computed in {module.dtype}; near a region boundary the "
+                      f"round-off (about 1e-7 of the units' scale) can exceed the margin. "
+                      f"Compile with dtype=torch.float64 for certificates to rely on.",
+                      PrecisionWarning, stacklevel=3)
+
+
 def margins(module, x, p=2, *, chunk_size=None, method="auto"):
     """Certified l_p margin of each point (the largest l_p ball inside its linear region).
 
@@ -55,6 +65,7 @@ def margins(module, x, p=2, *, chunk_size=None, method="auto"):
         a tie).
     """
     p = check_p(p)
+    warn_if_approximate(module, "margins")
     pattern, norms, _ = unit_gradient_norms(module, x, (_DUAL_KIND[p],), chunk_size=chunk_size,
                                             method=method)
     return margins_from(pattern.z, _dual_norm(norms, p))
@@ -167,6 +178,7 @@ def certify(module, data, *, p=(1, 2, math.inf), batch_size=256,
         a boundary. Compile with ``dtype=torch.float64`` for certificates to quote.
     """
     ps = tuple(check_p(v) for v in (p if isinstance(p, (tuple, list)) else (p,)))
+    warn_if_approximate(module, "certify")
     if int(batch_size) < 1:
         raise InvalidInputError(f"batch_size must be >= 1, got {batch_size}")
     kinds = tuple(dict.fromkeys(_DUAL_KIND[v] for v in ps)) or ("max",)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,7 @@ def margin_metrics(module, points: np.ndarray, chunk: int, engine: str = "certif
     """
     import plnet
     from plnet.analysis.margins import margin_percentile
+    from plnet.errors import PrecisionWarning
 
     out = {"margin_points": int(points.shape[0])}
     if engine == "certify":
@@ -60,8 +62,11 @@ def margin_metrics(module, points: np.ndarray, chunk: int, engine: str = "certif
 
         x = torch.as_tensor(points, dtype=module.dtype, device=module.device)
         try:
-            report = certify(module, x, p=(2, 1), batch_size=chunk,
-                             percentiles=PERCENTILES, progress=False)
+            with warnings.catch_warnings():
+                # training diagnostics, not certificates: float32 is the point here
+                warnings.simplefilter("ignore", PrecisionWarning)
+                report = certify(module, x, p=(2, 1), batch_size=chunk,
+                                 percentiles=PERCENTILES, progress=False)
         except plnet.TieError:
             return {**out, "clr_lower": None, "clr_upper": None,
                     "clr_tied_points": int(points.shape[0])}

@@ -46,6 +46,7 @@ def test_margins_equal_the_reference_on_random_networks(net_x):
             assert_margins_close(margins(module, x, p=p).numpy(), plnet.margin(net, x, p=p))
 
 
+@pytest.mark.filterwarnings("ignore::plnet.errors.PrecisionWarning")
 def test_float32_margins_match_to_the_named_tolerance(small_net, make_points):
     # z carries an absolute round-off of about RTOL * (1 + max |z|); divided by the
     # smallest gradient norm it bounds the margin's error
@@ -121,6 +122,7 @@ def test_ties_give_zero_margin_and_are_excluded_from_region_counts():
         certify(module, x[:1], progress=False)
 
 
+@pytest.mark.filterwarnings("ignore::plnet.errors.PrecisionWarning")
 def test_bad_arguments_raise_plnet_errors(mlp_net):
     module = compile(mlp_net, device="cpu")
     x = np.zeros((2,) + mlp_net.input_shape)
@@ -132,3 +134,22 @@ def test_bad_arguments_raise_plnet_errors(mlp_net):
         certify(module, [], progress=False)
     with pytest.raises(InvalidInputError, match="dicts"):
         certify(module, [{"x": x}], progress=False)
+
+
+def test_float32_certificates_warn_and_float64_ones_do_not(mlp_net):
+    import warnings
+
+    from plnet.backends.torch import certify, compile, margins
+    from plnet.errors import PrecisionWarning
+
+    x = np.random.default_rng(0).normal(size=(4,) + mlp_net.input_shape)
+    approx = compile(mlp_net, device="cpu", dtype=torch.float32)
+    with pytest.warns(PrecisionWarning, match="float64"):
+        margins(approx, torch.as_tensor(x, dtype=torch.float32))
+    with pytest.warns(PrecisionWarning):
+        certify(approx, x, progress=False)
+    exact = compile(mlp_net, device="cpu", dtype=torch.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PrecisionWarning)
+        margins(exact, torch.as_tensor(x))
+        certify(exact, x, progress=False)
