@@ -40,6 +40,11 @@ def load_model(path: str, batch_dim: str = "0", output: str | None = None,
                             f"and saved networks (.npz)")
 
 
+def _p_name(p) -> str:
+    """"1", "2" or "inf": how the output names a norm."""
+    return "inf" if np.isinf(p) else str(int(p))
+
+
 def _percentiles(values: np.ndarray) -> dict[str, float]:
     return {f"P{q}": margin_percentile(values, q) for q in PERCENTILES}
 
@@ -72,7 +77,7 @@ def cmd_demo(args) -> int:
     if args.json:
         print(json.dumps({
             "network": repr(net), "points": int(x.shape[0]),
-            "margins": {str(p): _percentiles(m) for p, m in margins.items()},
+            "margins": {_p_name(p): _percentiles(m) for p, m in margins.items()},
             "clr": {"lower": count.lower, "upper": count.upper},
             "l1_bisection_max_gap": gap, "seconds": elapsed}))
         return 0
@@ -83,7 +88,7 @@ def cmd_demo(args) -> int:
     print("  p     " + "".join(f"{'P' + str(q):>12}" for q in PERCENTILES))
     for p, m in margins.items():
         pct = _percentiles(m)
-        print(f"  {str(p):<6}" + "".join(f"{pct['P' + str(q)]:>12.3e}" for q in PERCENTILES))
+        print(f"  {_p_name(p):<6}" + "".join(f"{pct['P' + str(q)]:>12.3e}" for q in PERCENTILES))
     print(f"\ncomplete linear regions among the points (Lemma 7): between {count.lower} and "
           f"{count.upper}")
     print(f"l1 margin by Appendix-B bisection vs closed form: max difference {gap:.1e} "
@@ -159,10 +164,10 @@ def cmd_certify(args) -> int:
         count = plnet.count_linear_regions(net, x, on_tie="exclude", batch_size=args.batch_size)
         clr = {"lower": count.lower, "upper": count.upper, "tied_points": list(count.tied_points)}
     if args.json:
-        print(json.dumps({"p": str(args.p), "margins": margins.tolist(),
+        print(json.dumps({"p": _p_name(args.p), "margins": margins.tolist(),
                           "percentiles": _percentiles(margins), "clr": clr}))
         return 0
-    print(f"{'point':>6}  {'l_' + str(args.p) + ' margin':>14}")
+    print(f"{'point':>6}  {'l_' + _p_name(args.p) + ' margin':>14}")
     for i, m in enumerate(margins):
         print(f"{i:>6}  {m:>14.6e}")
     pct = _percentiles(margins)

@@ -169,3 +169,14 @@ def test_certify_torch_backend_equals_the_reference(tmp_path, capsys):
     assert reports["torch"]["clr"] == reports["numpy"]["clr"]
     lo, hi = plnet.count_linear_regions(net, demo_grid(6), on_tie="exclude")
     assert (reports["numpy"]["clr"]["lower"], reports["numpy"]["clr"]["upper"]) == (lo, hi)
+
+
+def test_norms_are_named_alike_in_every_command(tmp_path, capsys):
+    path, xs = tmp_path / "net.npz", tmp_path / "x.npy"
+    demo_network().save(path)
+    np.save(xs, demo_grid(3))
+    _, out, _ = run(["demo", "--points", "3", "--json"], capsys)
+    assert set(json.loads(out)["margins"]) == {"1", "2", "inf"}
+    for p in ("1", "2", "inf"):
+        _, out, _ = run(["certify", str(path), "--input", str(xs), "--p", p, "--json"], capsys)
+        assert json.loads(out)["p"] == p
