@@ -165,6 +165,42 @@ class NetworkBuilder:
     def leaky_relu(self, x, alpha=0.01, name=None):
         return self.add_node(LeakyReLU(alpha=float(alpha)), [x], name)
 
+    def clip(self, x, lo=None, hi=None, name=None):
+        """``min(max(x, lo), hi)`` exactly, with ReLUs: ``lo + relu(x - lo) - relu(x - hi)``.
+
+        Each finite bound adds one ReLU unit per element: the clip's kinks are region
+        boundaries like any other. A missing bound (None) is not applied.
+        """
+        lo = None if lo is None else float(lo)
+        hi = None if hi is None else float(hi)
+        if lo is not None and hi is not None and lo > hi:
+            raise InvalidInputError(f"clip: min {lo} is larger than max {hi}")
+        if lo is None and hi is None:
+            return x
+        name = name or self._fresh("clip")
+
+        def affine(node, suffix, scale=None, shift=None):
+            return self.scale_shift(node, None if scale is None else np.array(scale),
+                                    None if shift is None else np.array(shift),
+                                    name=f"{name}.{suffix}")
+
+        if lo is None:  # hi - relu(hi - x)
+            r = self.relu(affine(x, "hi", scale=-1.0, shift=hi), name=f"{name}.relu_hi")
+            return affine(r, "out", scale=-1.0, shift=hi)
+        low = self.relu(affine(x, "lo", shift=-lo), name=f"{name}.relu_lo")
+        if hi is None:
+            return affine(low, "out", shift=lo)
+        high = self.relu(affine(x, "hi", shift=-hi), name=f"{name}.relu_hi")
+        diff = self.add(low, affine(high, "neg", scale=-1.0), name=f"{name}.diff")
+        return affine(diff, "out", shift=lo)
+
+    def abs(self, x, name=None):
+        """``|x| = relu(x) + relu(-x)``, exactly (two ReLU units per element)."""
+        name = name or self._fresh("abs")
+        neg = self.scale_shift(x, np.array(-1.0), name=f"{name}.neg")
+        return self.add(self.relu(x, name=f"{name}.pos_relu"),
+                        self.relu(neg, name=f"{name}.neg_relu"), name=name)
+
     def add(self, *xs, name=None):
         return self.add_node(Add(), list(xs), name)
 

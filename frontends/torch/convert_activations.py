@@ -1,8 +1,10 @@
-"""Activations (ReLU, LeakyReLU, PReLU with one slope), identity-like layers, and the
-registry of layers that are not piecewise linear."""
+"""Activations (ReLU, LeakyReLU, PReLU with one slope, clamp/ReLU6/Hardtanh and abs as
+exact ReLU combinations), identity-like layers, and the registry of layers that are not
+piecewise linear."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -117,14 +119,74 @@ for _key, _hint in [
 
 
 
-@converts_module(nn.ReLU6, nn.Hardtanh, nn.Hardsigmoid, nn.Hardshrink, nn.Softshrink,
-                 nn.Threshold)
-@converts_function(F.relu6, F.hardtanh, F.hardsigmoid, torch.abs, torch.clamp, torch.clip)
-@converts_method("abs", "clamp", "clip")
+def _elementwise(lower, node, x, build):
+    """Run a builder macro on ``x``; the result keeps x's batch axis."""
+    tv = lower.tensor(x)
+    return TensorValue(build(lower.builder, tv.node, lower.node_name(node)), tv.batch_axis)
+
+
+def _bound(lower, value, what):
+    if value is None or isinstance(value, (int, float)):
+        return value
+    raise lower.unsupported(f"clamp with a tensor {what}: plnet supports constant (number) "
+                            f"bounds")
+
+
+def _clip(lower, node, x, lo, hi):
+    lo, hi = _bound(lower, lo, "min"), _bound(lower, hi, "max")
+    if lo is None and hi is None:
+        return x
+    return _elementwise(lower, node, x, lambda b, t, name: b.clip(t, lo, hi, name=name))
+
+
+@converts_function(torch.clamp, torch.clip)
+@converts_method("clamp", "clip", "clamp_", "clip_")
+def convert_clamp(lower, node, x, min=None, max=None):
+    return _clip(lower, node, x, min, max)
+
+
+@converts_module(nn.ReLU6, nn.Hardtanh)
+def convert_hardtanh_module(lower, node, module, x):
+    return _clip(lower, node, x, module.min_val, module.max_val)
+
+
+@converts_function(F.relu6)
+def convert_relu6(lower, node, x, inplace=False):
+    return _clip(lower, node, x, 0.0, 6.0)
+
+
+@converts_function(F.hardtanh)
+def convert_hardtanh(lower, node, x, min_val=-1.0, max_val=1.0, inplace=False):
+    return _clip(lower, node, x, min_val, max_val)
+
+
+@converts_module(nn.Hardsigmoid)
+def convert_hardsigmoid_module(lower, node, module, x):
+    return convert_hardsigmoid(lower, node, x)
+
+
+@converts_function(F.hardsigmoid)
+def convert_hardsigmoid(lower, node, x, inplace=False):
+    """``hardsigmoid(x) = clip(x / 6 + 1/2, 0, 1)``, exactly."""
+    def build(b, t, name):
+        scaled = b.scale_shift(t, np.array(1.0 / 6.0), np.array(0.5), name=f"{name}.affine")
+        return b.clip(scaled, 0.0, 1.0, name=name)
+
+    return _elementwise(lower, node, x, build)
+
+
+@converts_function(torch.abs)
+@converts_method("abs")
+def convert_abs(lower, node, x):
+    return _elementwise(lower, node, x, lambda b, t, name: b.abs(t, name=name))
+
+
+@converts_module(nn.Hardshrink, nn.Softshrink, nn.Threshold)
 def convert_piecewise_linear_unsupported(lower, node, *args, **kwargs):
     raise lower.unsupported("this function is piecewise linear, but plnet has no op for it "
-                            "and does not approximate: write it with ReLUs (e.g. relu6(x) = "
-                            "relu(x) - relu(x - 6), |x| = relu(x) + relu(-x))")
+                            "and does not approximate: write it with ReLUs (e.g. "
+                            "softshrink(x) = relu(x - l) - relu(-x - l))")
+
 
 #: fx targets of a final probability map that drop_trailing may remove
 TRAILING_MODULES = (nn.Softmax, nn.LogSoftmax, nn.Sigmoid)

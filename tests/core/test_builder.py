@@ -99,3 +99,25 @@ def test_builder_refuses_bad_names_and_shapes():
         b.relu("zz", name="q")
     with pytest.raises(ShapeError, match=r"rnn input must have per-sample shape \[T, F\]"):
         b.rnn(b.input, np.ones((1, 2)), np.ones((1, 1)))
+
+
+@pytest.mark.parametrize("lo,hi", [(-1.0, 2.0), (None, 0.5), (-0.25, None), (1.0, 1.0)])
+def test_clip_is_exactly_numpy_clip_with_a_relu_per_finite_bound(lo, hi):
+    b = plnet.NetworkBuilder((7,))
+    net = b.build(b.clip(b.input, lo, hi))
+    x = np.random.default_rng(0).normal(scale=2.0, size=(20, 7))
+    # (x - lo) + lo is x up to one rounding
+    np.testing.assert_allclose(net(x), np.clip(x, lo, hi), rtol=1e-15, atol=1e-15)
+    assert net.num_units == 7 * ((lo is not None) + (hi is not None))
+    assert {net.op(n).type_name for n in net.pattern_nodes()} == {"relu"}
+
+
+def test_clip_refuses_crossed_bounds_and_abs_is_exact():
+    b = plnet.NetworkBuilder((3,))
+    with pytest.raises(InvalidInputError, match="larger than max"):
+        b.clip(b.input, 2.0, 1.0)
+    net = b.build(b.abs(b.input))
+    x = np.array([[1.0, -2.0, 0.5]])
+    np.testing.assert_array_equal(net(x), np.abs(x))
+    # |x| bends at 0 on each axis: the l_inf margin is the smallest |x_i|
+    assert plnet.margin(net, x, p=np.inf)[0] == 0.5

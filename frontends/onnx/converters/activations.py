@@ -1,11 +1,12 @@
-"""Piecewise-linear activations: Relu, LeakyRelu, PRelu (scalar slope), Clip."""
+"""Piecewise-linear activations: Relu, LeakyRelu, PRelu (scalar slope), Clip, Abs."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from plnet.frontends.onnx.registry import converter
-from plnet.ops import Add, LeakyReLU, ReLU, ScaleShift
+from plnet.frontends.onnx.tensor import Tensor
+from plnet.ops import LeakyReLU, ReLU
 
 
 @converter("Relu")
@@ -30,34 +31,26 @@ def convert_prelu(node):
     return node.ctx.emit(LeakyReLU(alpha=float(slope.flat[0])), [x], node.name, x)
 
 
-def _shift(node, x, hint, shift=None, scale=None):
-    ctx = node.ctx
-    op = ScaleShift(scale=None if scale is None else ctx.param(f"{hint}.scale", scale),
-                    shift=None if shift is None else ctx.param(f"{hint}.shift", shift))
-    return ctx.emit(op, [x], hint, x)
+def _elementwise(node, build):
+    """Run a builder macro on input 0; the result keeps the input's batch axis."""
+    x = node.tensor(0)
+    out = build(node.ctx.builder, x.node, node.ctx.fresh_name(node.name))
+    return Tensor(out, x.batch_axis, x.batch_one)
 
 
 def _clip(node, lo, hi):
-    """``clip(x, lo, hi) = lo + relu(x - lo) - relu(x - hi)``: exact, two units per element."""
-    ctx = node.ctx
-    x = node.tensor(0)
+    """``clip(x, lo, hi)`` exactly, as ReLUs (:meth:`plnet.NetworkBuilder.clip`)."""
     if lo is not None and hi is not None and lo > hi:
         raise node.error(f"Clip with min {lo} > max {hi}")
     if lo is None and hi is None:
-        return x
-    if lo is None:  # hi - relu(hi - x)
-        r = ctx.emit(ReLU(), [_shift(node, x, f"{node.name}.hi", shift=hi, scale=-1.0)],
-                     f"{node.name}.relu_hi", x)
-        return _shift(node, r, node.name, shift=hi, scale=-1.0)
-    low = ctx.emit(ReLU(), [_shift(node, x, f"{node.name}.lo", shift=-lo)],
-                   f"{node.name}.relu_lo", x)
-    if hi is None:
-        return _shift(node, low, node.name, shift=lo)
-    high = ctx.emit(ReLU(), [_shift(node, x, f"{node.name}.hi", shift=-hi)],
-                    f"{node.name}.relu_hi", x)
-    diff = ctx.emit(Add(), [low, _shift(node, high, f"{node.name}.neg", scale=-1.0)],
-                    f"{node.name}.sum", x)
-    return _shift(node, diff, node.name, shift=lo)
+        return node.tensor(0)
+    return _elementwise(node, lambda b, x, name: b.clip(x, lo, hi, name=name))
+
+
+@converter("Abs")
+def convert_abs(node):
+    """``|x| = relu(x) + relu(-x)``, exactly (:meth:`plnet.NetworkBuilder.abs`)."""
+    return _elementwise(node, lambda b, x, name: b.abs(x, name=name))
 
 
 @converter("Clip", opsets=(1, 10))

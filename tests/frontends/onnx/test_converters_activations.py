@@ -44,6 +44,13 @@ def test_clip_is_exact_with_relus(ox, lo, hi, opset):
     assert net.num_units == 6 * ((lo is not None) + (hi is not None))
 
 
+@pytest.mark.parametrize("opset", [7, 13])
+def test_abs_is_exact_with_two_relus(ox, opset):
+    net = ox.convert_and_compare(ox.one_node("Abs", [None, 2, 3], opset=opset), batch=8)
+    assert net.num_units == 2 * 6
+    assert plnet.margin(net, np.array([[[1.0, -2.0, 0.5], [3.0, -0.25, 4.0]]]))[0] == 0.25
+
+
 def test_prelu_with_scalar_slope_is_a_leaky_relu(ox):
     net = ox.convert_and_compare(ox.one_node("PRelu", [None, 4], consts={"s": np.float32([0.25])}))
     assert [net.op(n).type_name for n in net.pattern_nodes()] == ["leaky_relu"]

@@ -97,7 +97,25 @@ def test_non_piecewise_linear_layers_are_refused_with_their_name(layer, name):
     assert "torch.fx node" in str(info.value)
 
 
-@pytest.mark.parametrize("layer", [nn.ReLU6(), nn.Hardtanh(), nn.Hardsigmoid(),
+@pytest.mark.parametrize("layer", [
+    nn.ReLU6(), nn.Hardtanh(), nn.Hardtanh(-0.5, 2.0), nn.Hardsigmoid(), F.relu6,
+    lambda x: F.hardtanh(x, -2.0, 0.5), F.hardsigmoid, torch.abs, lambda x: x.abs(),
+    lambda x: x.clamp(min=0), lambda x: torch.clamp(x, max=0.5), lambda x: x.clip(-1, 1),
+    lambda x: torch.clip(x, min=-0.3)])
+def test_clamps_and_abs_are_exact_with_relus(convert_and_compare, layer):
+    head = layer if isinstance(layer, nn.Module) else Head(layer)
+    model = nn.Sequential(nn.Linear(4, 6), head, nn.Linear(6, 2)).double().eval()
+    net = convert_and_compare(model, (4,))
+    assert all(net.op(n).type_name == "relu" for n in net.pattern_nodes())
+
+
+def test_clamp_with_a_tensor_bound_is_refused():
+    model = Head(lambda x: x.clamp(min=torch.zeros(4)))
+    with pytest.raises(UnsupportedOpError, match="tensor min"):
+        plnet.from_torch(nn.Sequential(nn.Linear(4, 4), model), torch.randn(2, 4))
+
+
+@pytest.mark.parametrize("layer", [nn.Softshrink(), nn.Hardshrink(), nn.Threshold(0.1, 0.0),
                                    nn.PReLU(num_parameters=4)])
 def test_piecewise_linear_layers_without_an_ir_op_are_unsupported(layer):
     with pytest.raises(UnsupportedOpError) as info:
