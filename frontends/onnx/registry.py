@@ -44,7 +44,6 @@ NOT_PIECEWISE_LINEAR = {
     "Tanh": "replace it by a piecewise-linear activation (ReLU, LeakyReLU)",
     "Softmax": "if it is the last op, load with drop_trailing=True to certify the logits",
     "LogSoftmax": "if it is the last op, load with drop_trailing=True to certify the logits",
-    "HardSigmoid": "express it with ReLUs (it is min(max(a x + b, 0), 1)) before export",
     "HardSwish": "replace it by ReLU",
     "Elu": "replace it by LeakyReLU", "Selu": "replace it by LeakyReLU",
     "Celu": "replace it by LeakyReLU", "Gelu": "replace it by ReLU",

@@ -1,4 +1,5 @@
-"""Piecewise-linear activations: Relu, LeakyRelu, PRelu (scalar slope), Clip, Abs."""
+"""Piecewise-linear activations: Relu, LeakyRelu, PRelu (scalar slope), Clip, HardSigmoid,
+Abs."""
 
 from __future__ import annotations
 
@@ -45,6 +46,18 @@ def _clip(node, lo, hi):
     if lo is None and hi is None:
         return node.tensor(0)
     return _elementwise(node, lambda b, x, name: b.clip(x, lo, hi, name=name))
+
+
+@converter("HardSigmoid")
+def convert_hard_sigmoid(node):
+    """``max(0, min(1, alpha x + beta))``: an affine map, then an exact clip."""
+    alpha, beta = float(node.attr("alpha", 0.2)), float(node.attr("beta", 0.5))
+
+    def build(b, x, name):
+        scaled = b.scale_shift(x, np.array(alpha), np.array(beta), name=f"{name}.affine")
+        return b.clip(scaled, 0.0, 1.0, name=name)
+
+    return _elementwise(node, build)
 
 
 @converter("Abs")

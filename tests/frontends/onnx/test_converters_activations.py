@@ -51,6 +51,12 @@ def test_abs_is_exact_with_two_relus(ox, opset):
     assert plnet.margin(net, np.array([[[1.0, -2.0, 0.5], [3.0, -0.25, 4.0]]]))[0] == 0.25
 
 
+@pytest.mark.parametrize("attrs", [{}, {"alpha": 0.5, "beta": -0.25}])
+def test_hard_sigmoid_is_an_exact_clip(ox, attrs):
+    net = ox.convert_and_compare(ox.one_node("HardSigmoid", [None, 5], attrs), batch=16)
+    assert {net.op(n).type_name for n in net.pattern_nodes()} == {"relu"}
+
+
 def test_prelu_with_scalar_slope_is_a_leaky_relu(ox):
     net = ox.convert_and_compare(ox.one_node("PRelu", [None, 4], consts={"s": np.float32([0.25])}))
     assert [net.op(n).type_name for n in net.pattern_nodes()] == ["leaky_relu"]
