@@ -77,7 +77,7 @@ class MaxPoolLowering:
 
     def __init__(self, op, in_shapes, out_shape):
         self.op, self.in_shape, self.out_shape = op, in_shapes[0], out_shape
-        table, order, rows = op._layout(self.in_shape)
+        table, order, rows = op.comparison_layout(self.in_shape)
         n_out, n_slot = table.index.shape
         self.channels = self.in_shape[0]
         self.n_in = flat_size(self.in_shape[1:])

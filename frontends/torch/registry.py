@@ -25,31 +25,24 @@ METHOD_CONVERTERS: dict[str, Callable] = {}
 NOT_PIECEWISE_LINEAR: dict[object, str] = {}
 
 
-def converts_module(*types):
-    """Register a converter for one or more ``torch.nn.Module`` subclasses."""
-    def decorate(fn):
-        for t in types:
-            MODULE_CONVERTERS[t] = fn
-        return fn
-    return decorate
+def _registrar(table: dict, doc: str):
+    def register(*keys):
+        def decorate(fn):
+            for key in keys:
+                table[key] = fn
+            return fn
+        return decorate
+
+    register.__doc__ = doc
+    return register
 
 
-def converts_function(*targets):
-    """Register a converter for ``call_function`` nodes with these targets."""
-    def decorate(fn):
-        for t in targets:
-            FUNCTION_CONVERTERS[t] = fn
-        return fn
-    return decorate
-
-
-def converts_method(*names):
-    """Register a converter for ``call_method`` nodes (``x.name(...)``)."""
-    def decorate(fn):
-        for n in names:
-            METHOD_CONVERTERS[n] = fn
-        return fn
-    return decorate
+converts_module = _registrar(
+    MODULE_CONVERTERS, "Register a converter for one or more ``torch.nn.Module`` subclasses.")
+converts_function = _registrar(
+    FUNCTION_CONVERTERS, "Register a converter for ``call_function`` nodes with these targets.")
+converts_method = _registrar(
+    METHOD_CONVERTERS, "Register a converter for ``call_method`` nodes (``x.name(...)``).")
 
 
 def module_converter(module) -> Callable | None:

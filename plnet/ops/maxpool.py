@@ -61,7 +61,8 @@ class MaxPool(PatternOp):
             raise ShapeError("max_pool: some window lies entirely in the padding")
         return table
 
-    def _layout(self, in_shape):
+    def comparison_layout(self, in_shape):
+        """``(window table, valid-first slot order [O, K], comparison rows [O, K-1])``."""
         table = self._table(in_shape)
         order, rows = _comparison_layout(table.index.tobytes(), table.index.shape)
         return table, order, rows
@@ -72,7 +73,7 @@ class MaxPool(PatternOp):
         return (in_shapes[0][0],) + table.out_spatial
 
     def num_units(self, in_shape):
-        _, _, rows = self._layout(in_shape)
+        _, _, rows = self.comparison_layout(in_shape)
         return int(in_shape[0] * rows.sum())
 
     def forward(self, xs, params):
@@ -103,7 +104,7 @@ class MaxPool(PatternOp):
 
     def _comparisons(self, z, v, indicator):
         """Values [B, C, O, K-1] and tangents [B, T, C, O, K-1] of every comparison slot."""
-        table, order, rows = self._layout(z.shape[1:])
+        table, order, rows = self.comparison_layout(z.shape[1:])
         n_out, n_slot = table.index.shape
         # position of the selected slot within the valid-first order of its window
         inv = np.argsort(order, axis=1)  # slot -> position

@@ -14,30 +14,29 @@ def _single_output(node):
                          "supported")
 
 
+def _window(node, what):
+    """``(x, window attributes)`` shared by MaxPool and AveragePool."""
+    x, spatial = spatial_input(node, what)
+    kernel = node.ints("kernel_shape")
+    if kernel is None:
+        raise node.error(f"{what} needs kernel_shape")
+    strides, padding, dilations = geometry(node, spatial, kernel)
+    return x, dict(kernel=tuple(kernel), stride=strides, padding=padding, dilation=dilations,
+                   ceil_mode=bool(node.attr("ceil_mode", 0)))
+
+
 @converter("MaxPool")
 def convert_max_pool(node):
     _single_output(node)
-    x, spatial = spatial_input(node, "MaxPool")
-    kernel = node.ints("kernel_shape")
-    if kernel is None:
-        raise node.error("MaxPool needs kernel_shape")
-    strides, padding, dilations = geometry(node, spatial, kernel)
     # storage_order only changes the layout of the Indices output, which is refused above
-    op = MaxPool(kernel=tuple(kernel), stride=strides, padding=padding, dilation=dilations,
-                 ceil_mode=bool(node.attr("ceil_mode", 0)))
-    return node.ctx.emit(op, [x], node.name, x)
+    x, window = _window(node, "MaxPool")
+    return node.ctx.emit(MaxPool(**window), [x], node.name, x)
 
 
 @converter("AveragePool")
 def convert_average_pool(node):
-    x, spatial = spatial_input(node, "AveragePool")
-    kernel = node.ints("kernel_shape")
-    if kernel is None:
-        raise node.error("AveragePool needs kernel_shape")
-    strides, padding, dilations = geometry(node, spatial, kernel)
-    op = AvgPool(kernel=tuple(kernel), stride=strides, padding=padding, dilation=dilations,
-                 ceil_mode=bool(node.attr("ceil_mode", 0)),
-                 count_include_pad=bool(node.attr("count_include_pad", 0)))
+    x, window = _window(node, "AveragePool")
+    op = AvgPool(**window, count_include_pad=bool(node.attr("count_include_pad", 0)))
     return node.ctx.emit(op, [x], node.name, x)
 
 
