@@ -49,16 +49,23 @@ def _percentiles(values: np.ndarray) -> dict[str, float]:
     return {f"P{q}": margin_percentile(values, q) for q in PERCENTILES}
 
 
-def _margins_in_batches(net, x, p, batch_size, progress):
+def _certify_in_batches(net, x, p, batch_size, progress):
+    """Margins and #CLR bounds from one linearization per batch."""
+    from plnet.analysis.counting import RegionCounter
+    from plnet.analysis.margins import margin_from
+
     out = np.empty(x.shape[0])
+    counter = RegionCounter(on_tie="exclude")
     n_batches = -(-x.shape[0] // batch_size)
     for i, start in enumerate(range(0, x.shape[0], batch_size)):
-        out[start:start + batch_size] = plnet.margin(net, x[start:start + batch_size], p=p)
+        lin = plnet.linearize(net, x[start:start + batch_size])
+        out[start:start + batch_size] = margin_from(lin, p)
+        counter.add(lin)
         if progress:
             print(f"\rcertifying: batch {i + 1}/{n_batches}", end="", file=sys.stderr, flush=True)
     if progress:
         print(file=sys.stderr)
-    return out
+    return out, counter.result()
 
 
 def cmd_demo(args) -> int:
@@ -69,8 +76,14 @@ def cmd_demo(args) -> int:
     t0 = time.perf_counter()
     net = demo_network(args.seed)
     x = demo_grid(args.points)
-    margins = {p: plnet.margin(net, x, p=p) for p in (1, 2, np.inf)}
-    count = plnet.count_linear_regions(net, x, on_tie="exclude")
+    from plnet.analysis.counting import RegionCounter
+    from plnet.analysis.margins import margin_from
+
+    lin = plnet.linearize(net, x)
+    margins = {p: margin_from(lin, p) for p in (1, 2, np.inf)}
+    counter = RegionCounter(on_tie="exclude")
+    counter.add(lin)
+    count = counter.result()
     l1 = plnet.l1_margin_bisection(net, x)
     gap = float(np.max(np.abs(l1.lower - margins[1])))
     elapsed = time.perf_counter() - t0
@@ -160,8 +173,7 @@ def cmd_certify(args) -> int:
     if args.backend == "torch":
         margins, clr = _certify_with_torch(net, x, args.p, args.batch_size, progress)
     else:
-        margins = _margins_in_batches(net, x, args.p, args.batch_size, progress)
-        count = plnet.count_linear_regions(net, x, on_tie="exclude", batch_size=args.batch_size)
+        margins, count = _certify_in_batches(net, x, args.p, args.batch_size, progress)
         clr = {"lower": count.lower, "upper": count.upper, "tied_points": list(count.tied_points)}
     if args.json:
         print(json.dumps({"p": _p_name(args.p), "margins": margins.tolist(),

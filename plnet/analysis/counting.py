@@ -50,27 +50,51 @@ def count_linear_regions(net, X, on_tie: str = "raise", batch_size: int = 256) -
     Returns:
         A :class:`RegionCount`; ``lo, hi = count_linear_regions(net, X)`` works.
     """
-    if on_tie not in ("raise", "exclude"):
-        raise InvalidInputError(f"on_tie must be 'raise' or 'exclude', got {on_tie!r}")
+    counter = RegionCounter(on_tie)
     X = net.check_input(X, "X")
-    patterns: dict[bytes, np.ndarray] = {}
-    tied = []
     for start in range(0, X.shape[0], batch_size):
-        lin = linearize(net, X[start:start + batch_size])
-        keys = lin.pattern_keys()
-        for i in np.flatnonzero(lin.ties):
-            tied.append(start + int(i))
-        for i, key in enumerate(keys):
-            if not lin.ties[i] and key not in patterns:
-                patterns[key] = lin.jacobian[i].copy()
-    if tied and on_tie == "raise":
-        raise TieError(f"{len(tied)} point(s) lie on a region boundary (first: index {tied[0]}), "
-                       f"so Lemma 7's bounds do not apply to them; pass on_tie='exclude' to "
-                       f"count the others", tied)
-    n = X.shape[0] - len(tied)
-    if n == 0:
-        raise TieError("every point lies on a region boundary; nothing to count", tied)
-    return RegionCount(_distinct_jacobians(list(patterns.values())), len(patterns), n, tuple(tied))
+        counter.add(linearize(net, X[start:start + batch_size]))
+    return counter.result()
+
+
+class RegionCounter:
+    """Accumulates Lemma 7's bounds over linearizations of consecutive batches.
+
+    Lets a caller that linearizes anyway (for margins) count regions without a second pass.
+
+    Args:
+        on_tie: as in :func:`count_linear_regions`.
+    """
+
+    def __init__(self, on_tie: str = "raise"):
+        if on_tie not in ("raise", "exclude"):
+            raise InvalidInputError(f"on_tie must be 'raise' or 'exclude', got {on_tie!r}")
+        self.on_tie = on_tie
+        self.patterns: dict[bytes, np.ndarray] = {}
+        self.tied: list[int] = []
+        self.seen = 0
+
+    def add(self, lin) -> None:
+        """Count the points of one :class:`Linearization` (the next batch in order)."""
+        ties = lin.ties
+        self.tied.extend(self.seen + int(i) for i in np.flatnonzero(ties))
+        for i, key in enumerate(lin.pattern_keys()):
+            if not ties[i] and key not in self.patterns:
+                self.patterns[key] = lin.jacobian[i].copy()
+        self.seen += lin.x.shape[0]
+
+    def result(self) -> RegionCount:
+        """The bounds so far; raises TieError as ``on_tie`` says."""
+        tied = self.tied
+        if tied and self.on_tie == "raise":
+            raise TieError(f"{len(tied)} point(s) lie on a region boundary (first: index "
+                           f"{tied[0]}), so Lemma 7's bounds do not apply to them; pass "
+                           f"on_tie='exclude' to count the others", tied)
+        n = self.seen - len(tied)
+        if n == 0:
+            raise TieError("every point lies on a region boundary; nothing to count", tied)
+        return RegionCount(_distinct_jacobians(list(self.patterns.values())),
+                           len(self.patterns), n, tuple(tied))
 
 
 def _distinct_jacobians(jacobians: list[np.ndarray]) -> int:

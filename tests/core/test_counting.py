@@ -47,6 +47,9 @@ def test_ties_are_refused_or_excluded():
         plnet.count_linear_regions(net, X[[1, 3]], on_tie="exclude")
     with pytest.raises(InvalidInputError, match="on_tie must be 'raise' or 'exclude'"):
         plnet.count_linear_regions(net, X, on_tie="ignore")
+    # tied points keep their dataset index across batches
+    split = plnet.count_linear_regions(net, X, on_tie="exclude", batch_size=3)
+    assert (split.lower, split.upper, split.tied_points) == (2, 2, (1, 3))
 
 
 def test_batches_do_not_change_the_count():
