@@ -21,6 +21,7 @@ import numpy as np
 from plnet.analysis.margins import check_p
 from plnet.analysis.region import Polyhedron, region
 from plnet.errors import InvalidInputError, MissingDependencyError, PlnetError, require
+from plnet.quiet import silenced_fds
 from plnet.tolerances import EXACT_BALL_RTOL
 
 
@@ -58,12 +59,26 @@ def _solver(cp, conic: bool) -> str:
     return name
 
 
+# Each solver's own switches for silence. They do not cover everything (highspy prints a
+# banner from its constructor, before options apply), hence also silenced_fds below.
+QUIET_OPTIONS = {
+    "HIGHS": {"verbose": False, "output_flag": False, "log_to_console": False},
+    "CLARABEL": {"verbose": False},
+}
+
+
 def _solve(problem, cp, conic: bool, what: str):
     solver = _solver(cp, conic)
-    try:
-        problem.solve(solver=solver)
-    except cp.error.SolverError as exc:
-        raise PlnetError(f"plnet.exact: {solver} failed on {what}: {exc}") from exc
+    with silenced_fds() as printed:
+        try:
+            problem.solve(solver=solver, **QUIET_OPTIONS[solver])
+        except cp.error.SolverError as exc:
+            failure = exc
+        else:
+            failure = None
+    if failure is not None:
+        said = f"; it printed: {printed.text.strip()}" if printed.text.strip() else ""
+        raise PlnetError(f"plnet.exact: {solver} failed on {what}: {failure}{said}") from failure
     return problem.status
 
 
