@@ -66,6 +66,32 @@ class MissingDependencyError(PlnetError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
 
 
+class NonFiniteError(PlnetError, FloatingPointError):
+    """An evaluation produced inf or NaN (overflowing weights or inputs).
+
+    Attributes:
+        node: the first node whose output is not finite ("" when unknown).
+    """
+
+    def __init__(self, message: str, node: str = ""):
+        super().__init__(message)
+        self.node = node
+
+
+class MemoryBudgetError(PlnetError, MemoryError):
+    """Even one point does not fit in the memory budget of an analysis.
+
+    Attributes:
+        needed_bytes: what one point needs.
+        budget_bytes: the budget it was measured against.
+    """
+
+    def __init__(self, message: str, needed_bytes: int = 0, budget_bytes: int = 0):
+        super().__init__(message)
+        self.needed_bytes = int(needed_bytes)
+        self.budget_bytes = int(budget_bytes)
+
+
 class PrecisionWarning(UserWarning):
     """A certificate computed in reduced precision (float32): near a region boundary its
     round-off can exceed the margin. Compute in float64 for certificates to rely on."""

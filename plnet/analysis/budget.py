@@ -1,0 +1,84 @@
+"""How many points the numpy reference linearizes at once, from a memory budget.
+
+:func:`plnet.linearize` holds every unit's gradient, ``[B, N, D]`` float64, plus the
+Jacobians of the tensors alive at one node (each ``[B, D, size]``) and the output's
+``[B, L, D]``. A batch chosen without looking at N and D can ask for gigabytes (a CIFAR
+ResNet: ~9 GiB at 64 points), so callers that split a batch choose its size here.
+"""
+
+from __future__ import annotations
+
+import os
+
+from plnet.errors import InvalidInputError, MemoryBudgetError
+
+#: Bytes the numpy reference may use for one batch unless told otherwise
+#: (``PLNET_MEMORY_BUDGET`` in bytes overrides it).
+DEFAULT_MEMORY_BUDGET = 2 * 1024**3
+
+#: Jacobians of this many of the largest tensors are counted as alive at once (an op's
+#: inputs, its output, and a residual branch waiting to be added).
+LIVE_TENSORS = 3
+
+_BYTES = 8  # float64
+
+
+def memory_budget(budget: int | None = None) -> int:
+    """The budget in bytes: ``budget`` if given, else ``$PLNET_MEMORY_BUDGET``, else 2 GiB."""
+    if budget is None:
+        env = os.environ.get("PLNET_MEMORY_BUDGET")
+        if env is None:
+            return DEFAULT_MEMORY_BUDGET
+        try:
+            budget = int(float(env))
+        except ValueError:
+            raise InvalidInputError(
+                f"PLNET_MEMORY_BUDGET must be a number of bytes, got {env!r}") from None
+    if isinstance(budget, bool) or int(budget) != budget or budget <= 0:
+        raise InvalidInputError(f"the memory budget must be a positive number of bytes, "
+                                f"got {budget!r}")
+    return int(budget)
+
+
+def bytes_per_point(net) -> int:
+    """An upper estimate of what :func:`plnet.linearize` needs for one point, in bytes."""
+    d = net.input_size
+    sizes = sorted((_size(s) for s in net.shapes.values()), reverse=True)
+    live = sum(sizes[:LIVE_TENSORS])
+    return _BYTES * d * (net.num_units + live + _size(net.output_shape))
+
+
+def points_per_batch(net, budget: int | None = None, limit: int | None = None) -> int:
+    """The most points whose linearization fits in ``budget`` bytes (at most ``limit``).
+
+    Raises:
+        MemoryBudgetError: one point alone needs more than the budget.
+    """
+    budget = memory_budget(budget)
+    need = bytes_per_point(net)
+    if need > budget:
+        raise MemoryBudgetError(
+            f"the numpy reference needs about {format_bytes(need)} for one point of this "
+            f"network (N={net.num_units} units x D={net.input_size} inputs, float64), more "
+            f"than its memory budget of {format_bytes(budget)}: use the torch backend "
+            f"(`--backend torch` on the command line, plnet.backends.torch in Python), or "
+            f"raise the budget with PLNET_MEMORY_BUDGET=<bytes>", need, budget)
+    fit = max(1, budget // max(need, 1))
+    return int(min(fit, limit)) if limit is not None else int(fit)
+
+
+def format_bytes(n: int) -> str:
+    """``1536`` -> ``"1.5 KiB"``."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.1f} {unit}" if unit != "B" else f"{int(value)} B"
+        value /= 1024
+    return f"{value:.1f} TiB"  # pragma: no cover - the loop returns
+
+
+def _size(shape) -> int:
+    out = 1
+    for s in shape:
+        out *= int(s)
+    return out
