@@ -131,7 +131,7 @@ class AvgPoolLowering(AffineLowering):
 
     def __init__(self, op, in_shapes, out_shape):
         super().__init__(op, in_shapes, out_shape)
-        table, divisor = op._table(in_shapes[0])
+        table, divisor = op.table(in_shapes[0])
         channels, spatial = in_shapes[0][0], in_shapes[0][1:]
         self.n_spatial = len(spatial)
         no_pad = all(b == 0 and e == 0 for b, e in op.padding)

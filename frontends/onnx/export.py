@@ -205,7 +205,7 @@ class _Writer:
         if is_max:
             self.emit("MaxPool", [x], out, **attrs)
             return
-        _, divisor = op._table(in_shape)
+        _, divisor = op.table(in_shape)
         scale = float(np.prod(op.kernel)) / divisor
         pooled = f"{out}.sum" if not np.allclose(scale, 1.0, rtol=0, atol=0) else out
         self.emit("AveragePool", [x], pooled, count_include_pad=1, **attrs)

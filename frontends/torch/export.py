@@ -49,7 +49,7 @@ class OpModule(nn.Module):
             self.register_buffer("indices", torch.tensor([i % length for i in op.indices],
                                                          dtype=torch.int64))
         if op.type_name == "avg_pool":
-            _, divisor = op._table(self.in_shapes[0])
+            _, divisor = op.table(self.in_shapes[0])
             channels = self.in_shapes[0][0]
             self.register_buffer("divisor", torch.tensor(
                 np.reshape(divisor, self.out_shape[1:]), dtype=dtype))

@@ -34,7 +34,8 @@ class Conv(Op):
     dilation: tuple[int, ...] = (1,)
     groups: int = 1
 
-    def _table(self, in_shape, params):
+    def table(self, in_shape, params):
+        """The window table of this convolution for an input of shape ``in_shape``."""
         w = param(params, self.weight, self)
         n_sp = w.ndim - 2
         if n_sp not in (1, 2):
@@ -57,7 +58,7 @@ class Conv(Op):
 
     def output_shape(self, in_shapes, params):
         expect_shapes(self, in_shapes)
-        table = self._table(in_shapes[0], params)
+        table = self.table(in_shapes[0], params)
         w = params[self.weight]
         if self.bias is not None and param(params, self.bias, self).shape != (w.shape[0],):
             raise ShapeError(f"conv bias {self.bias!r} must have shape ({w.shape[0]},)")
@@ -66,7 +67,7 @@ class Conv(Op):
     def linear(self, xs, params):
         x = xs[0]
         w = params[self.weight]
-        table = self._table(x.shape[1:], params)
+        table = self.table(x.shape[1:], params)
         cols = gather_windows(x, table, 0.0)  # [B, C_in, O, K]
         b, c_in, n_out, k = cols.shape
         g = self.groups

@@ -55,7 +55,8 @@ class MaxPool(PatternOp):
     dilation: tuple[int, ...] = (1,)
     ceil_mode: bool = False
 
-    def _table(self, in_shape):
+    def table(self, in_shape):
+        """The window table of this max pooling for an input of shape ``in_shape``."""
         table = pooling_table(self, in_shape)
         if ((table.index >= 0).sum(axis=1) == 0).any():
             raise ShapeError("max_pool: some window lies entirely in the padding")
@@ -63,13 +64,13 @@ class MaxPool(PatternOp):
 
     def comparison_layout(self, in_shape):
         """``(window table, valid-first slot order [O, K], comparison rows [O, K-1])``."""
-        table = self._table(in_shape)
+        table = self.table(in_shape)
         order, rows = _comparison_layout(table.index.tobytes(), table.index.shape)
         return table, order, rows
 
     def output_shape(self, in_shapes, params):
         expect_shapes(self, in_shapes)
-        table = self._table(in_shapes[0])
+        table = self.table(in_shapes[0])
         return (in_shapes[0][0],) + table.out_spatial
 
     def num_units(self, in_shape):
@@ -78,13 +79,13 @@ class MaxPool(PatternOp):
 
     def forward(self, xs, params):
         x = xs[0]
-        table = self._table(x.shape[1:])
+        table = self.table(x.shape[1:])
         y = gather_windows(x, table, -np.inf).max(axis=-1)
         return y.reshape(x.shape[:2] + table.out_spatial)
 
     # --- activation pattern --------------------------------------------------------------
     def pattern(self, z):
-        table = self._table(z.shape[1:])
+        table = self.table(z.shape[1:])
         cols = gather_windows(z, table, -np.inf)  # [B, C, O, K]
         indicator = cols.argmax(axis=-1)  # first maximum, as torch
         n_max = (cols == cols.max(axis=-1, keepdims=True)).sum(axis=-1)
@@ -96,7 +97,7 @@ class MaxPool(PatternOp):
 
     def apply_pattern(self, v, indicator):
         b, k = v.shape[:2]
-        table = self._table(v.shape[2:])
+        table = self.table(v.shape[2:])
         flat = v.reshape(b, k, v.shape[2], -1)
         sel = self._selected_flat(table, indicator)[:, None]  # [B, 1, C, O]
         out = np.take_along_axis(flat, np.broadcast_to(sel, (b, k) + sel.shape[2:]), axis=3)

@@ -33,7 +33,9 @@ class AvgPool(Op):
     ceil_mode: bool = False
     count_include_pad: bool = True
 
-    def _table(self, in_shape):
+    def table(self, in_shape):
+        """The window table of this pooling for an input of shape ``in_shape`` and each
+        output's divisor (used by every implementation of the op)."""
         table = pooling_table(self, in_shape)
         counted = table.in_padded if self.count_include_pad else table.index >= 0
         divisor = counted.sum(axis=1).astype(float)
@@ -44,11 +46,11 @@ class AvgPool(Op):
 
     def output_shape(self, in_shapes, params):
         expect_shapes(self, in_shapes)
-        table, _ = self._table(in_shapes[0])
+        table, _ = self.table(in_shapes[0])
         return (in_shapes[0][0],) + table.out_spatial
 
     def forward(self, xs, params):
         x = xs[0]
-        table, divisor = self._table(x.shape[1:])
+        table, divisor = self.table(x.shape[1:])
         y = gather_windows(x, table, 0.0).sum(axis=-1) / divisor
         return y.reshape(x.shape[:2] + table.out_spatial)
