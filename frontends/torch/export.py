@@ -37,7 +37,7 @@ class OpModule(nn.Module):
         if op.type_name not in FORWARDS:
             raise UnsupportedOpError(f"to_torch: node {node_name!r} has op "
                                      f"{op.type_name!r}, which has no torch lowering; add "
-                                     f"one to plnet/frontends/torch/export_ops.py")
+                                     f"one to frontends/torch/export_ops.py")
         self._forward = FORWARDS[op.type_name]
         self.node_name = node_name
         self.op = op
