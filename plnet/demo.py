@@ -59,31 +59,82 @@ def binary_mlp(seed: int = 0, widths=(2, 32, 32, 32, 32, 1)) -> Network:
     return relu_mlp(widths, seed, bias_scale=0.0)
 
 
-def train_demo(seed: int = 0, epochs: int = 50, lam: float = 1.0, C: float = 5.0) -> dict:
+#: Epochs of each model in :func:`train_demo`.
+TRAIN_EPOCHS = 50
+
+
+def train_demo(seed: int = 0, epochs: int = TRAIN_EPOCHS, lam: float = 1.0, C: float = 5.0,
+               on_epoch=None) -> dict:
     """The paper's toy experiment (Fig. 1), small: vanilla against ROLL on two moons.
 
     Trains the same 2-32x4-1 ReLU MLP with and without the ROLL regularizer (Eq. 9,
     gamma = 100) and certifies both on the training points with the numpy reference.
 
+    Args:
+        seed: seed of the data, the weights and the shuffling.
+        epochs: epochs per model.
+        lam, C: ROLL's weight and margin threshold.
+        on_epoch: called with no argument as each epoch starts (both models: 2 * epochs
+            calls), e.g. to show progress.
+
     Returns:
         ``{"vanilla": stats, "roll": stats}`` with accuracy, l2/l1 margin percentiles and
         #CLR bounds among the training points.
     """
+    import torch
+
     from plnet.analysis import count_linear_regions, margin
     from plnet.backends.torch import fit
 
     x, y = two_moons(200, seed)
     net = binary_mlp(seed)
-    opts = dict(epochs=epochs, batch_size=50, lr=0.01, C=C, seed=seed, progress=False,
-                device="cpu", eval_margins=False)
+    opts = dict(epochs=epochs, lr=0.01, C=C, seed=seed, progress=False, device="cpu",
+                eval_margins=False)
     out = {}
-    for name, weight in (("vanilla", 0.0), ("roll", lam)):
-        trained = fit(net, (x, y), lam=weight, **opts).last_module.to_network()
-        lo, hi = count_linear_regions(trained, x, on_tie="exclude")
-        out[name] = {
-            "accuracy": float(((trained(x)[:, 0] > 0) == y).mean()),
-            "l2": np.percentile(margin(trained, x, p=2), [25, 50, 75, 100]).tolist(),
-            "l1": np.percentile(margin(trained, x, p=1), [25, 50, 75, 100]).tolist(),
-            "clr": [lo, hi],
-        }
+    threads = torch.get_num_threads()
+    # Batches of 50 points through width-32 layers gain nothing from intra-op threads, and
+    # on busy cores their synchronization costs 10-100x the arithmetic.
+    torch.set_num_threads(1)
+    try:
+        for name, weight in (("vanilla", 0.0), ("roll", lam)):
+            batches = EpochBatches(x, y, batch_size=50, seed=seed, on_epoch=on_epoch)
+            trained = fit(net, batches, lam=weight, **opts).last_module.to_network()
+            lo, hi = count_linear_regions(trained, x, on_tie="exclude")
+            out[name] = {
+                "accuracy": float(((trained(x)[:, 0] > 0) == y).mean()),
+                "l2": np.percentile(margin(trained, x, p=2), [25, 50, 75, 100]).tolist(),
+                "l1": np.percentile(margin(trained, x, p=1), [25, 50, 75, 100]).tolist(),
+                "clr": [lo, hi],
+            }
+    finally:
+        torch.set_num_threads(threads)
     return out
+
+
+class EpochBatches:
+    """``(x, y)`` in shuffled batches, iterated once per epoch by ``fit``.
+
+    The order is what ``fit`` draws for ``(X, y)`` arrays with the same seed (a
+    ``torch.randperm`` per epoch from a generator seeded with ``seed``); iterating also
+    tells ``on_epoch`` that an epoch starts.
+    """
+
+    def __init__(self, x, y, batch_size: int, seed: int, on_epoch=None):
+        import torch
+
+        self.x, self.y = torch.as_tensor(x), torch.as_tensor(y)
+        self.batch_size, self.on_epoch = batch_size, on_epoch
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return -(-len(self.x) // self.batch_size)
+
+    def __iter__(self):
+        import torch
+
+        if self.on_epoch is not None:
+            self.on_epoch()
+        order = torch.randperm(len(self.x), generator=self.generator)
+        for start in range(0, len(self.x), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            yield self.x[idx], self.y[idx]

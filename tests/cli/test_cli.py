@@ -50,10 +50,9 @@ def test_no_command_prints_usage_and_exits_2(capsys):
 def test_bad_p_is_a_usage_error(tmp_path, capsys):
     path = tmp_path / "net.npz"
     demo_network().save(path)
-    with pytest.raises(SystemExit) as exc:
-        main(["certify", str(path), "--input", "x.npy", "--p", "3"])
-    assert exc.value.code == 2
-    assert "p must be 1, 2 or inf" in capsys.readouterr().err
+    status, _, err = run(["certify", str(path), "--input", "x.npy", "--p", "3"], capsys)
+    assert status == 2
+    assert "p must be 1, 2 or inf" in err
 
 
 def test_inspect_saved_network(tmp_path, capsys):
@@ -77,8 +76,8 @@ def test_certify_prints_margins_and_percentiles(tmp_path, capsys):
                           "--batch-size", "5"], capsys)
     assert status == 0
     report = json.loads(out)
-    np.testing.assert_allclose(report["margins"], plnet.margin(net, x, p=np.inf))
-    assert report["percentiles"]["P100"] == pytest.approx(plnet.margin(net, x, p=np.inf).max())
+    np.testing.assert_allclose(report["margins"]["inf"], plnet.margin(net, x, p=np.inf))
+    assert report["percentiles"]["inf"]["P100"] == pytest.approx(plnet.margin(net, x, p=np.inf).max())
 
     status, out, _ = run(["certify", str(path), "--input", str(xs)], capsys)
     assert status == 0 and "percentiles:" in out and "complete linear regions" in out
@@ -164,8 +163,8 @@ def test_certify_torch_backend_equals_the_reference(tmp_path, capsys):
                               "--backend", backend, "--batch-size", "7"], capsys)
         assert status == 0
         reports[backend] = json.loads(out)
-    np.testing.assert_allclose(reports["torch"]["margins"], reports["numpy"]["margins"],
-                               rtol=1e-9)
+    np.testing.assert_allclose(reports["torch"]["margins"]["1"],
+                               reports["numpy"]["margins"]["1"], rtol=1e-9)
     assert reports["torch"]["clr"] == reports["numpy"]["clr"]
     lo, hi = plnet.count_linear_regions(net, demo_grid(6), on_tie="exclude")
     assert (reports["numpy"]["clr"]["lower"], reports["numpy"]["clr"]["upper"]) == (lo, hi)
@@ -179,4 +178,13 @@ def test_norms_are_named_alike_in_every_command(tmp_path, capsys):
     assert set(json.loads(out)["margins"]) == {"1", "2", "inf"}
     for p in ("1", "2", "inf"):
         _, out, _ = run(["certify", str(path), "--input", str(xs), "--p", p, "--json"], capsys)
-        assert json.loads(out)["p"] == p
+        assert json.loads(out)["p"] == [p]
+
+
+def test_the_cli_package_is_packaged_with_its_entry_point():
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    assert "plnet.cli" in project["tool"]["setuptools"]["packages"]
+    assert project["project"]["scripts"]["plnet"] == "plnet.cli:main"
