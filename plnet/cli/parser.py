@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="plnet", description=(
         "Exact linear-region certificates for piecewise-linear networks. Results go to "
         "stdout, progress and messages to stderr. Exit status: 0 success, 1 error, 2 usage "
-        "error, 130 interrupted. PLNET_DEBUG=1 shows the traceback of an unexpected error."))
+        "error, 130 interrupted, 141 stdout closed early. PLNET_DEBUG=1 shows the traceback "
+        "of an error."))
     parser.add_argument("--version", action="version", version=f"plnet {plnet.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
