@@ -6,22 +6,10 @@ import numpy as np
 
 from plnet.errors import InvalidInputError, NotPiecewiseLinearError
 from plnet.frontends.onnx.converters import broadcasting
+from plnet.frontends.onnx.converters.affine import affine
 from plnet.frontends.onnx.registry import converter
 from plnet.frontends.onnx.tensor import Tensor
 from plnet.ops import Add, ScaleShift
-
-
-def _affine(node, x: Tensor, scale=None, shift=None, negate=False) -> Tensor:
-    """``(-x if negate else x) * scale + shift`` with numpy broadcasting of the constants."""
-    ctx = node.ctx
-    const = scale if scale is not None else shift
-    x, const = broadcasting.with_constant(node, x, const)
-    if scale is not None:
-        op = ScaleShift(scale=ctx.param(f"{node.name}.scale", const))
-    else:
-        op = ScaleShift(scale=ctx.param(f"{node.name}.scale", np.array(-1.0)) if negate
-                        else None, shift=ctx.param(f"{node.name}.shift", const))
-    return ctx.emit(op, [x], node.name, x)
 
 
 def _negate(node, x: Tensor) -> Tensor:
@@ -41,7 +29,7 @@ def convert_add(node):
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         return _sum(node, a, b)
     x, c = (a, b) if isinstance(a, Tensor) else (b, a)
-    return _affine(node, x, shift=c)
+    return affine(node, x, shift=c)
 
 
 @converter("Sub")
@@ -50,15 +38,15 @@ def convert_sub(node):
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         return _sum(node, a, _negate(node, b))
     if isinstance(a, Tensor):
-        return _affine(node, a, shift=-np.asarray(b, dtype=np.float64))
-    return _affine(node, b, shift=np.asarray(a, dtype=np.float64), negate=True)
+        return affine(node, a, shift=-np.asarray(b, dtype=np.float64))
+    return affine(node, b, shift=np.asarray(a, dtype=np.float64), negate=True)
 
 
 @converter("Mul")
 def convert_mul(node):
     a, b = node.product_operands()
     x, c = (a, b) if isinstance(a, Tensor) else (b, a)
-    return _affine(node, x, scale=np.asarray(c, dtype=np.float64))
+    return affine(node, x, scale=np.asarray(c, dtype=np.float64))
 
 
 @converter("Div")
@@ -70,7 +58,7 @@ def convert_div(node):
     b = np.asarray(b, dtype=np.float64)
     if (b == 0).any():
         raise InvalidInputError(f"{node.where}: the constant divisor has zeros")
-    return _affine(node, a, scale=1.0 / b)
+    return affine(node, a, scale=1.0 / b)
 
 
 @converter("Sum")
@@ -85,5 +73,5 @@ def convert_sum(node):
     else:
         total = tensors[0]
     if constants:
-        total = _affine(node, total, shift=sum(constants[1:], constants[0]))
+        total = affine(node, total, shift=sum(constants[1:], constants[0]))
     return total

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from plnet.errors import ShapeError
-from plnet.frontends.onnx.converters.arithmetic import _affine
+from plnet.frontends.onnx.converters.affine import affine
 from plnet.frontends.onnx.tensor import Tensor
 from plnet.frontends.onnx.registry import converter
 from plnet.ops import Dense, Reshape
@@ -100,5 +100,5 @@ def convert_gemm(node):
     if node.has_input(2):
         c = node.const(2, "C") * beta
         if c.size and (c != 0).any():
-            y = _affine(node, y, shift=c)
+            y = affine(node, y, shift=c)
     return y
