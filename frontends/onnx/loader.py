@@ -10,7 +10,7 @@ import numpy as np
 from plnet.builder import NetworkBuilder
 from plnet.errors import (GraphError, InvalidInputError, PlnetError, ShapeError,
                           UnsupportedOpError)
-from plnet.frontends.onnx import folding, model_file
+from plnet.frontends.onnx import folding, fusion, model_file
 from plnet.frontends.onnx.context import ConversionContext, NodeContext
 from plnet.frontends.onnx.registry import NONDETERMINISTIC, lookup
 from plnet.frontends.onnx.tensor import Tensor
@@ -220,11 +220,13 @@ def _check_attributes(node: NodeContext) -> None:
 
 
 def _finish(builder: NetworkBuilder, output: str) -> Network:
-    """The network of the output's ancestors (converters may leave unused helper nodes)."""
+    """The network of the output's ancestors (converters may leave unused helper nodes), with
+    per-output scale/shifts folded into the dense or conv layer before them."""
     keep = nx.ancestors(builder.graph, output) | {output}
     graph = builder.graph.subgraph(keep).copy()
-    used = {p for n in graph for p in graph.nodes[n]["op"].param_names()}
-    params = {k: v for k, v in builder.params.items() if k in used}
     if builder.input not in graph:
         raise GraphError(f"the output {output!r} does not depend on the input")
-    return Network(graph, params, output)
+    params = dict(builder.params)
+    output = fusion.fold_scale_shifts(graph, params, builder.shapes, output)
+    used = {p for n in graph for p in graph.nodes[n]["op"].param_names()}
+    return Network(graph, {k: v for k, v in params.items() if k in used}, output)

@@ -31,6 +31,56 @@ def test_gemm_attributes(ox, opset, trans_a, trans_b, alpha, beta):
         assert net.input_shape == (3,) and net.output_shape == (4,)
 
 
+def _types(net):
+    return [net.op(n).type_name for n in net.order]
+
+
+#: C shapes that are the same for every row of Gemm's [M, N] output: the dense op's bias
+ROW_INDEPENDENT_C = [(), (1,), (4,), (1, 1), (1, 4)]
+
+
+@pytest.mark.parametrize("c_shape", ROW_INDEPENDENT_C)
+@pytest.mark.parametrize("beta", [1.0, -0.5])
+def test_gemm_c_broadcast_over_rows_is_the_dense_bias(ox, c_shape, beta):
+    rng = np.random.default_rng(6)
+    w = rng.standard_normal((4, 3)).astype(np.float32)
+    c = rng.standard_normal(c_shape).astype(np.float32)
+    node = helper.make_node("Gemm", ["x", "w", "c"], ["y"], transB=1, beta=beta, name="g")
+    model = ox.make_model([node], [("x", [None, 3])], "y", {"w": w, "c": c})
+    net = ox.convert_and_compare(model, batch=5)
+    assert _types(net) == ["input", "dense"]
+    bias = net.params[net.op("g").bias]
+    assert np.array_equal(bias, np.broadcast_to(beta * c.astype(np.float64).reshape(-1), (4,)))
+
+
+@pytest.mark.parametrize("c_shape", [(2, 4), (2, 1)])
+def test_gemm_c_varying_over_rows_is_exact_on_a_one_sample_input(ox, c_shape):
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((3, 4)).astype(np.float32)
+    c = rng.standard_normal(c_shape).astype(np.float32)
+    node = helper.make_node("Gemm", ["x", "w", "c"], ["y"], beta=2.0)
+    model = ox.make_model([node], [("x", [2, 3])], "y", {"w": w, "c": c})
+    net = ox.convert_and_compare(model, batch_dim=None)
+    assert net.output_shape == (2, 4)
+
+
+def test_gemm_c_varying_over_the_batch_is_exact_when_the_file_fixes_one_row(ox):
+    c = np.arange(4, dtype=np.float32).reshape(1, 4)
+    node = helper.make_node("Gemm", ["x", "w", "c"], ["y"])
+    model = ox.make_model([node], [("x", [1, 3])], "y",
+                          {"w": np.ones((3, 4), np.float32), "c": c})
+    assert _types(ox.convert_and_compare(model, batch=3)) == ["input", "dense"]
+
+
+@pytest.mark.parametrize("c_shape", [(2, 4), (2, 1)])
+def test_gemm_c_varying_over_a_symbolic_batch_is_refused(ox, c_shape):
+    node = helper.make_node("Gemm", ["x", "w", "c"], ["y"], name="g")
+    model = ox.make_model([node], [("x", [None, 3])], "y",
+                          {"w": np.ones((3, 4), np.float32), "c": np.ones(c_shape, np.float32)})
+    with pytest.raises(plnet.UnsupportedOpError, match="'g'.*batch axis"):
+        plnet.from_onnx(model)
+
+
 def test_gemm_with_constant_a_and_tensor_b(ox):
     rng = np.random.default_rng(1)
     a = rng.standard_normal((2, 3)).astype(np.float32)
@@ -80,7 +130,8 @@ def test_matmul_plus_bias_is_a_dense_layer(ox):
                           {"w": rng.standard_normal((3, 2)).astype(np.float32),
                            "b": rng.standard_normal(2).astype(np.float32)})
     net = ox.convert_and_compare(model)
-    assert [net.op(n).type_name for n in net.order] == ["input", "dense", "scale_shift"]
+    assert [net.op(n).type_name for n in net.order] == ["input", "dense"]
+    assert net.op(net.output).bias is not None
 
 
 def test_matmul_of_two_tensors_is_not_piecewise_linear(ox):

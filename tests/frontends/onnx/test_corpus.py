@@ -66,10 +66,15 @@ def test_verification_models_load_and_match_onnxruntime(ox, corpus, stem):
     ox.convert_and_compare(_load(corpus, stem), batch=5)
 
 
-def test_batch_norm_after_gemm_is_folded(corpus):
-    net = plnet.from_onnx(corpus / "linear2-3_bn1-linear3-1.onnx")
-    types = [net.op(n).type_name for n in net.order]
-    assert types.count("scale_shift") >= 1 and "batch_norm" not in types
+def test_batch_norm_after_gemm_is_folded_into_the_dense_layer(ox, corpus):
+    net = ox.convert_and_compare(_load(corpus, "linear2-3_bn1-linear3-1"), batch=5)
+    assert [net.op(n).type_name for n in net.order] == ["input", "dense", "dense"]
+    first, second = (net.op(n) for n in net.order[1:])
+    # the file: W1 = ones, b1 = 0; bn gamma [1, 0, 1], beta [1, 2, 3], mean 0, var 1
+    scale = np.array([1.0, 0.0, 1.0]) / np.sqrt(1.0 + np.float32(1e-5))
+    assert np.allclose(net.params[first.weight], scale[:, None] * np.ones((3, 2)))
+    assert np.allclose(net.params[first.bias], [1.0, 2.0, 3.0])
+    assert np.array_equal(net.params[second.bias], [0.0])  # the second Gemm's C
 
 
 def test_nhwc_taxinet_keeps_its_layout(corpus):
