@@ -8,8 +8,8 @@ import networkx as nx
 import numpy as np
 
 from plnet.builder import NetworkBuilder
-from plnet.errors import (GraphError, InvalidInputError, PlnetError, ShapeError,
-                          UnsupportedOpError)
+from plnet.errors import (GraphError, InvalidInputError, NotPiecewiseLinearError, PlnetError,
+                          ShapeError, UnsupportedOpError)
 from plnet.frontends.onnx import folding, fusion, model_file
 from plnet.frontends.onnx.context import ConversionContext, NodeContext
 from plnet.frontends.onnx.registry import NONDETERMINISTIC, lookup
@@ -42,8 +42,9 @@ def from_onnx(model, *, batch_dim: int | None = 0, output: str | None = None,
         output: the graph output (or any intermediate value) to convert; required when
             the graph has several outputs.
         input_names: the inputs forming the network input, in order (see above).
-        drop_trailing: remove a trailing Softmax/LogSoftmax/Sigmoid from the output; the
-            removed ops are listed in ``net.graph.graph["dropped"]``.
+        drop_trailing: remove a trailing Softmax/LogSoftmax/Sigmoid from the output, with
+            the pass-through nodes after it (Identity, inference Dropout, Cast to float);
+            the removed nodes are listed in ``net.graph.graph["dropped"]``, output first.
         check: run onnxruntime and the network on random inputs and compare.
         check_samples: how many random inputs the check uses.
         seed: seed of the check's random inputs.
@@ -67,7 +68,7 @@ def from_onnx(model, *, batch_dim: int | None = 0, output: str | None = None,
         raise InvalidInputError(f"batch_dim must be an int or None, got {batch_dim!r}")
     consts = model_file.constants(proto, source)
     graph_inputs = [v for v in proto.graph.input if v.name not in consts]
-    out_name, dropped = _choose_output(proto, output, drop_trailing, source)
+    out_name, dropped = _choose_output(proto, output, drop_trailing, source, opset, consts)
 
     known = set(consts) | {v.name for v in graph_inputs}
     nodes = model_file.needed_nodes(proto, out_name, known, source)
@@ -79,7 +80,11 @@ def from_onnx(model, *, batch_dim: int | None = 0, output: str | None = None,
     ctx.values.update(consts)
     ctx.values.update(values)
     for node in nodes:
-        _convert_node(node, ctx, opset)
+        try:
+            _convert_node(node, ctx, opset)
+        except NotPiecewiseLinearError as exc:
+            hint = _intermediate_output_hint(proto, node, ctx, drop_trailing, opset, consts)
+            raise NotPiecewiseLinearError(f"{exc} {hint}".rstrip()) from exc
 
     result = ctx.values[out_name]
     if not isinstance(result, Tensor):
@@ -102,7 +107,7 @@ def from_onnx(model, *, batch_dim: int | None = 0, output: str | None = None,
     return net
 
 
-def _choose_output(proto, output, drop_trailing, source):
+def _choose_output(proto, output, drop_trailing, source, opset, consts):
     outputs = [o.name for o in proto.graph.output]
     if output is None:
         if len(outputs) != 1:
@@ -112,12 +117,57 @@ def _choose_output(proto, output, drop_trailing, source):
     producers = {name: node for node in proto.graph.node for name in node.output if name}
     if output not in producers and output not in {i.name for i in proto.graph.input}:
         raise GraphError(f"{source}: no value named {output!r}; graph outputs are {outputs}")
-    dropped = []
-    while drop_trailing and output in producers and producers[output].op_type in TRAILING_OPS:
-        node = producers[output]
-        dropped.append({"op": node.op_type, "node": node.name or node.output[0]})
-        output = node.input[0]
-    return output, dropped
+    if not drop_trailing:
+        return output, []
+    dropped = _trailing(producers, output, opset, consts)
+    return (dropped[-1].input[0] if dropped else output), [
+        {"op": node.op_type, "node": node.name or node.output[0]} for node in dropped]
+
+
+def _trailing(producers, output, opset, consts) -> list:
+    """The nodes ``drop_trailing`` removes from ``output`` back: each Softmax/LogSoftmax/
+    Sigmoid with the pass-through nodes (Identity, inference Dropout, Cast to float) after
+    it. Pass-throughs not followed by such an op stay."""
+    from plnet.frontends.onnx.converters.passthrough import passes_through
+
+    from onnx import numpy_helper
+
+    known = dict(consts)
+    for node in producers.values():
+        tensors = [a.t for a in node.attribute if a.name == "value"]
+        if node.op_type == "Constant" and tensors:
+            known[node.output[0]] = numpy_helper.to_array(tensors[0])
+    dropped, value = [], output
+    while True:
+        chain = []
+        node = producers.get(value)
+        while node is not None and passes_through(node, opset, known):
+            chain.append(node)
+            node = producers.get(node.input[0])
+        if node is None or node.op_type not in TRAILING_OPS:
+            return dropped
+        dropped += chain + [node]
+        value = node.input[0]
+
+
+def _intermediate_output_hint(proto, node, ctx, drop_trailing, opset, consts) -> str:
+    """What to do about a non-piecewise-linear node: drop it if it is trailing, else convert
+    the network up to its input (the candidate intermediate output, named)."""
+    graph_inputs = {v.name for v in proto.graph.input}
+    producers = {name: n for n in proto.graph.node for name in n.output if name}
+    if not drop_trailing:
+        trailing = _trailing(producers, proto.graph.output[0].name, opset, consts) \
+            if len(proto.graph.output) == 1 else []
+        if any(n is node for n in trailing):
+            return "It is the last op: load with drop_trailing=True."
+    candidates = [name for name in node.input
+                  if isinstance(ctx.values.get(name), Tensor) and name not in graph_inputs]
+    text = ("It is not the last op, so drop_trailing=True cannot remove it."
+            if node.op_type in TRAILING_OPS else "")
+    if candidates:
+        text += (f" To certify the network up to it, choose its input as an intermediate "
+                 f"output: from_onnx(..., output={candidates[0]!r}).")
+    return text.strip()
 
 
 def _input_specs(proto, graph_inputs, nodes, out_name, input_names, batch_dim, source):

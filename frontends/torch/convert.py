@@ -134,9 +134,33 @@ def _graph_output(gm):
 
 
 def _output_node(gm, drop_trailing):
-    """The fx node whose value is the network's output, and a record of what was dropped."""
+    """The fx node whose value is the network's output, and a record of what was dropped.
+
+    With ``drop_trailing``, a final softmax/log-softmax/sigmoid is dropped, also when
+    pass-through layers follow it (``nn.Identity``, dropout in eval mode or with p=0):
+    those are removed from ``gm``'s graph (they are the identity, so the module computes
+    the same) and recorded in the list before the op they follow.
+    """
+    import torch.nn.functional as F
+    from torch import nn
+
     from plnet.frontends.torch.convert_activations import trailing_dim
     from plnet.frontends.torch.lowering import describe_target
+
+    def passes_through(node) -> bool:
+        if node.op == "call_module":
+            module = gm.get_submodule(node.target)
+            if isinstance(module, nn.Identity):
+                return True
+            dropout = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.AlphaDropout,
+                       nn.FeatureAlphaDropout)
+            return isinstance(module, dropout) and (not module.training or module.p == 0)
+        if node.op == "call_function" and node.target in (F.dropout, F.dropout1d,
+                                                          F.dropout2d, F.alpha_dropout):
+            p = node.kwargs.get("p", node.args[1] if len(node.args) > 1 else 0.5)
+            training = node.kwargs.get("training", node.args[2] if len(node.args) > 2 else True)
+            return training is False or p == 0
+        return False
 
     result = _graph_output(gm).args[0]
     if isinstance(result, (tuple, list, dict)):
@@ -146,11 +170,20 @@ def _output_node(gm, drop_trailing):
         raise UnsupportedOpError("the module returns a constant, not a function of its input")
     if not drop_trailing:
         return result, []
-    found, dim = trailing_dim(gm, result)
+    chain, node = [], result
+    while passes_through(node) and hasattr(node.args[0], "op"):
+        chain.append(node)
+        node = node.args[0]
+    found, dim = trailing_dim(gm, node)
     if not found:
         return result, []
-    source = result.args[0]
-    return source, [{"node": result.name, "op": describe_target(result, gm), "dim": dim}]
+    passed = [{"node": n.name, "op": describe_target(n, gm), "dim": None} for n in chain]
+    for n in chain:  # identities: their users may read their input instead
+        n.replace_all_uses_with(n.args[0])
+        gm.graph.erase_node(n)
+    gm.recompile()
+    return node.args[0], passed + [{"node": node.name, "op": describe_target(node, gm),
+                                    "dim": dim}]
 
 
 def _build(lower, output: str) -> Network:

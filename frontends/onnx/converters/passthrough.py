@@ -18,13 +18,42 @@ def convert_identity(node):
     return node.input(0)
 
 
+def dropout_trains(opset: int, attrs: dict, training_mode) -> bool:
+    """Whether a Dropout node is in training mode (random), from its ``is_test`` attribute
+    (opsets < 7) or its constant ``training_mode`` input (opsets >= 12; None if absent)."""
+    if opset < 7:
+        return attrs.get("is_test", 1) == 0
+    return opset >= 12 and training_mode is not None and \
+        bool(np.asarray(training_mode).ravel()[0])
+
+
+def passes_through(proto, opset: int, constants: dict) -> bool:
+    """Whether the ONNX node ``proto`` returns its input 0 unchanged (Identity, inference
+    Dropout without its mask, Cast to float), judged from the file alone.
+
+    ``constants`` maps value names to numpy arrays (initializers and Constant outputs); a
+    Dropout whose ``training_mode`` depends on the input does not pass through.
+    """
+    from onnx import helper
+
+    attrs = {a.name: helper.get_attribute_value(a) for a in proto.attribute}
+    if proto.op_type == "Identity":
+        return True
+    if proto.op_type == "Cast":
+        return attrs.get("to") in FLOAT_TYPES
+    if proto.op_type != "Dropout" or any(proto.output[1:]):
+        return False
+    mode = proto.input[2] if len(proto.input) > 2 and proto.input[2] else None
+    if mode is not None and mode not in constants:
+        return False
+    return not dropout_trains(opset, attrs, None if mode is None else constants[mode])
+
+
 @converter("Dropout")
 def convert_dropout(node):
     """Inference-mode Dropout is the identity; training mode is random and refused."""
-    training = bool(node.attr("is_test", 1) == 0) if node.opset < 7 else False
-    if node.opset >= 12 and node.has_input(2):
-        training = bool(np.asarray(node.const(2, "training_mode")).ravel()[0])
-    if training:
+    mode = node.const(2, "training_mode") if node.opset >= 12 and node.has_input(2) else None
+    if dropout_trains(node.opset, node.attrs, mode):
         raise node.error("Dropout in training mode (training_mode=True) zeroes random "
                          "entries: the network is not deterministic, let alone piecewise "
                          "linear. Export the model in eval mode.")

@@ -43,11 +43,21 @@ def one_node(op_type, in_shape, attrs=None, consts=None, opset=17, **kw):
 
 def run_ort(model, feeds, output=None):
     """onnxruntime's value of ``output`` (default: the first graph output)."""
+    if output is not None and output not in [o.name for o in model.graph.output]:
+        model = _with_output(model, output)
     # onnxruntime's Pad_Fusion wrongly folds a zero Pad into a following MaxPool
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"],
                                 disabled_optimizers=["Pad_Fusion"])
     feeds = {k: np.asarray(v, np.float32) for k, v in feeds.items()}
     return sess.run(None if output is None else [output], feeds)[0]
+
+
+def _with_output(model, name):
+    """A copy of ``model`` that also outputs the intermediate value ``name``."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    copy.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+    return copy
 
 
 def random_batch(rng, net, batch=3):

@@ -117,3 +117,24 @@ def test_two_branches_each_output_by_name(ox, corpus, output):
     net = ox.convert_and_compare(_load(corpus, "oneInput_twoBranches"), batch_dim=None,
                                  output=output)
     assert net.output_shape == (2, 6)
+
+
+@pytest.mark.parametrize("drop_trailing", [False, True])
+def test_fc_with_a_middle_sigmoid_suggests_its_input_as_the_output(ox, corpus, drop_trailing):
+    with pytest.raises(plnet.NotPiecewiseLinearError) as info:
+        plnet.from_onnx(corpus / "fc_2-2sigmoids-3.onnx", drop_trailing=drop_trailing)
+    message = str(info.value)
+    assert "not the last op" in message and "output='biased_tensor_name1'" in message
+    net = ox.convert_and_compare(_load(corpus, "fc_2-2sigmoids-3"),
+                                 output="biased_tensor_name1")
+    assert [net.op(n).type_name for n in net.order] == ["input", "dense"]
+
+
+def test_a_lone_sigmoid_is_the_last_op_and_drop_trailing_removes_it(corpus):
+    path = corpus / "layerzoo_sigmoid.onnx"
+    with pytest.raises(plnet.NotPiecewiseLinearError, match="last op: load with drop_trailing"):
+        plnet.from_onnx(path, batch_dim=None)
+    net = plnet.from_onnx(path, batch_dim=None, drop_trailing=True)
+    assert net.graph.graph["dropped"] == [{"op": "Sigmoid", "node": "y"}]
+    x = np.random.default_rng(0).standard_normal((3, *net.input_shape))
+    assert np.array_equal(net(x), x)

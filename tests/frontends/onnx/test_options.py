@@ -98,3 +98,69 @@ def test_importing_the_frontend_does_not_import_onnx():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+def _classifier_with_tail(ox, tail, opset=17):
+    """Gemm -> Softmax -> ``tail`` (a list of (op_type, extra inputs, attrs)) -> y."""
+    rng = np.random.default_rng(2)
+    nodes = [helper.make_node("Gemm", ["x", "w"], ["logits"], name="gemm"),
+             helper.make_node("Softmax", ["logits"], ["t0"], name="head")]
+    for i, (op_type, extra, attrs) in enumerate(tail):
+        out = "y" if i == len(tail) - 1 else f"t{i + 1}"
+        nodes.append(helper.make_node(op_type, [f"t{i}", *extra], [out], name=f"tail{i}",
+                                      **attrs))
+    consts = {"w": rng.standard_normal((3, 2)).astype(np.float32),
+              "no": np.array(False), "yes": np.array(True)}
+    return ox.make_model(nodes, [("x", [None, 3])], "y", consts, opset=opset)
+
+
+PASS_THROUGH_TAILS = {
+    "identity": [("Identity", [], {})],
+    "dropout": [("Dropout", [], {})],
+    "dropout_training_false": [("Dropout", ["", "no"], {})],
+    "cast_identity_dropout": [("Cast", [], {"to": 1}), ("Identity", [], {}),
+                              ("Dropout", [], {})],
+}
+
+
+@pytest.mark.parametrize("tail", list(PASS_THROUGH_TAILS))
+def test_drop_trailing_looks_through_pass_through_nodes(ox, tail):
+    model = _classifier_with_tail(ox, PASS_THROUGH_TAILS[tail])
+    with pytest.raises(plnet.NotPiecewiseLinearError, match="last op: load with drop_trailing"):
+        plnet.from_onnx(model)
+    net = plnet.from_onnx(model, drop_trailing=True)
+    assert net.graph.graph["onnx_output"] == "logits"
+    dropped = [d["op"] for d in net.graph.graph["dropped"]]
+    assert dropped == [op for op, _, _ in PASS_THROUGH_TAILS[tail][::-1]] + ["Softmax"]
+    ox.assert_close(net(np.ones((2, 3))), ox.run_ort(model, {"x": np.ones((2, 3))}, "logits"))
+
+
+def test_dropout_in_training_mode_is_not_looked_through(ox):
+    model = _classifier_with_tail(ox, [("Dropout", ["", "yes"], {})])
+    with pytest.raises(plnet.NotPiecewiseLinearError, match="'head'.*not the last op"):
+        plnet.from_onnx(model, drop_trailing=True)
+
+
+def test_pass_through_nodes_without_a_trailing_op_are_kept(ox):
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Identity", ["r"], ["y"])]
+    model = ox.make_model(nodes, [("x", [None, 3])], "y")
+    net = plnet.from_onnx(model, drop_trailing=True)
+    assert net.graph.graph["dropped"] == [] and net.graph.graph["onnx_output"] == "y"
+
+
+@pytest.mark.parametrize("drop_trailing", [False, True])
+def test_a_sigmoid_in_the_middle_names_the_intermediate_output_to_choose(ox, drop_trailing):
+    rng = np.random.default_rng(3)
+    nodes = [helper.make_node("Gemm", ["x", "w"], ["h"]),
+             helper.make_node("Identity", ["h"], ["hidden"]),
+             helper.make_node("Sigmoid", ["hidden"], ["s"], name="mid"),
+             helper.make_node("Gemm", ["s", "v"], ["y"])]
+    model = ox.make_model(nodes, [("x", [None, 3])], "y",
+                          {"w": rng.standard_normal((3, 4)).astype(np.float32),
+                           "v": rng.standard_normal((4, 2)).astype(np.float32)})
+    with pytest.raises(plnet.NotPiecewiseLinearError) as info:
+        plnet.from_onnx(model, drop_trailing=drop_trailing)
+    assert "'mid' (Sigmoid, opset 17)" in str(info.value)
+    assert "not the last op" in str(info.value) and "output='hidden'" in str(info.value)
+    net = ox.convert_and_compare(model, output="hidden")
+    assert net.output_shape == (4,)
