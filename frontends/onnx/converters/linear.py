@@ -79,7 +79,7 @@ def convert_matmul(node):
     return matmul_left(node, np.asarray(a, np.float64), b, node.name)
 
 
-def _per_column(c: np.ndarray, columns: int) -> np.ndarray | None:
+def _per_column(node, c: np.ndarray, columns: int) -> np.ndarray | None:
     """Gemm's C as one bias entry per output column, or None if C varies along the rows.
 
     C broadcasts to ``[M, N]``: a scalar, ``[N]``, ``[1]``, ``[1, N]`` or ``[1, 1]`` is the
@@ -88,6 +88,9 @@ def _per_column(c: np.ndarray, columns: int) -> np.ndarray | None:
     if c.ndim > 2 or (c.ndim == 2 and c.shape[0] != 1):
         return None
     row = c.reshape(c.shape[-1:]) if c.ndim else c
+    if row.size not in (1, columns):
+        raise node.error(f"C of shape {list(c.shape)} does not broadcast to the output's "
+                         f"{columns} columns", ShapeError)
     return np.broadcast_to(row, (columns,)).copy()
 
 
@@ -113,7 +116,7 @@ def convert_gemm(node):
         w = (w.T if trans_b else w) * alpha
         if w.ndim != 2:
             raise node.error(f"Gemm needs 2-d operands, B is {list(w.shape)}", ShapeError)
-        bias = None if c is None else _per_column(c, w.shape[1])
+        bias = None if c is None else _per_column(node, c, w.shape[1])
         y = matmul_right(node, x, w, node.name, bias)
         if bias is not None:
             return y

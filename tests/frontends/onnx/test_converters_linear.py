@@ -81,6 +81,14 @@ def test_gemm_c_varying_over_a_symbolic_batch_is_refused(ox, c_shape):
         plnet.from_onnx(model)
 
 
+def test_gemm_c_of_the_wrong_width_is_a_shape_error(ox):
+    node = helper.make_node("Gemm", ["x", "w", "c"], ["y"], name="g")
+    model = ox.make_model([node], [("x", [None, 3])], "y",
+                          {"w": np.ones((3, 4), np.float32), "c": np.ones(3, np.float32)})
+    with pytest.raises(plnet.ShapeError, match="'g'.*C of shape \\[3\\].*4 columns"):
+        plnet.from_onnx(model)
+
+
 def test_gemm_with_constant_a_and_tensor_b(ox):
     rng = np.random.default_rng(1)
     a = rng.standard_normal((2, 3)).astype(np.float32)
