@@ -166,7 +166,7 @@ def _intermediate_output_hint(proto, node, ctx, drop_trailing, opset, consts) ->
             if node.op_type in TRAILING_OPS else "")
     if candidates:
         text += (f" To certify the network up to it, choose its input as an intermediate "
-                 f"output: from_onnx(..., output={candidates[0]!r}).")
+                 f"output: load with output={candidates[0]!r}.")
     return text.strip()
 
 
