@@ -4,6 +4,8 @@ The reference analyses compute in float64; these constants bound the round-off t
 tests and the cross-checks accept.  Change them here, never inline.
 """
 
+import sys
+
 #: Relative slack for "a point inside the certified ball keeps the pattern": points are
 #: sampled at radius (1 - INSIDE_SHRINK) * eps.
 INSIDE_SHRINK = 1e-7
@@ -15,8 +17,9 @@ CONTAINS_RTOL = 1e-9
 #: Appendix B: the bisection stops when upper - lower is below this gap (the paper's 1e-7).
 BISECTION_GAP = 1e-7
 
-#: Appendix B: doubling stops (the margin is declared unbounded) beyond this radius.
-BISECTION_MAX_RADIUS = 1e12
+#: Appendix B: the bracket grows by doubling up to this radius (the largest float64); a ray
+#: still inside there is reported as capped (a lower bound), never as unbounded.
+BISECTION_MAX_RADIUS = sys.float_info.max
 
 #: The numpy reference and autograd / onnxruntime (float64) agree to this relative error.
 REFERENCE_RTOL = 1e-9
@@ -41,12 +44,18 @@ TORCH_CONVERSION_RTOL = 1e-9
 #: error (logits, unit values, unit gradients and margins, relative to each one's scale).
 TORCH_FLOAT32_RTOL = 1e-4
 
-#: Region counting in the torch backend compares output Jacobians on a grid of this size
-#: relative to each Jacobian's largest entry (float64: the reference's 1e-9). Float32
-#: Jacobians of one region computed in different batches differ by round-off only.
-TORCH_JACOBIAN_GRID_FLOAT64 = 1e-9
-TORCH_JACOBIAN_GRID_FLOAT32 = 1e-5
+#: Region counting (Lemma 7's lower bound) takes two output Jacobians as equal when
+#: max|a - b| <= JACOBIAN_RTOL * max(max|a|, max|b|): Jacobians of one region computed at
+#: different points differ by round-off only. Near-equal ones are merged, never split, so
+#: the count stays a lower bound. The torch backend's float32 Jacobians use the float32 one.
+JACOBIAN_RTOL = 1e-9
+JACOBIAN_RTOL_FLOAT32 = 1e-5
 
 #: from_onnx(check=True): the IR (float64) and onnxruntime (the file's float32) must agree to
 #: this error, relative to max(1, largest |output| of onnxruntime).
 ONNX_CHECK_RTOL = 1e-4
+
+#: Region counting in the torch backend compares output Jacobians on a grid of this size
+#: relative to each Jacobian's largest entry.
+TORCH_JACOBIAN_GRID_FLOAT64 = 1e-9
+TORCH_JACOBIAN_GRID_FLOAT32 = 1e-5

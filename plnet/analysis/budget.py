@@ -48,23 +48,38 @@ def bytes_per_point(net) -> int:
     return _BYTES * d * (net.num_units + live + _size(net.output_shape))
 
 
-def points_per_batch(net, budget: int | None = None, limit: int | None = None) -> int:
+def points_per_batch(net, budget: int | None = None, limit: int | None = None,
+                     extra_bytes: int = 0) -> int:
     """The most points whose linearization fits in ``budget`` bytes (at most ``limit``).
+
+    Args:
+        net: the network.
+        budget: bytes (None: ``$PLNET_MEMORY_BUDGET`` or the default).
+        limit: at most this many points.
+        extra_bytes: what the caller needs per point beyond the linearization.
 
     Raises:
         MemoryBudgetError: one point alone needs more than the budget.
     """
     budget = memory_budget(budget)
-    need = bytes_per_point(net)
+    need = bytes_per_point(net) + int(extra_bytes)
     if need > budget:
         raise MemoryBudgetError(
             f"the numpy reference needs about {format_bytes(need)} for one point of this "
             f"network (N={net.num_units} units x D={net.input_size} inputs, float64), more "
             f"than its memory budget of {format_bytes(budget)}: use the torch backend "
-            f"(`--backend torch` on the command line, plnet.backends.torch in Python), or "
-            f"raise the budget with PLNET_MEMORY_BUDGET=<bytes>", need, budget)
+            f"(plnet.backends.torch in Python, `--backend torch` on the command line), or "
+            f"raise the budget (the budget= argument, or PLNET_MEMORY_BUDGET=<bytes>)",
+            need, budget)
     fit = max(1, budget // max(need, 1))
     return int(min(fit, limit)) if limit is not None else int(fit)
+
+
+def batch_slices(net, n_points: int, budget: int | None = None,
+                 extra_bytes: int = 0) -> list[slice]:
+    """Consecutive slices of ``n_points`` points, each small enough for the budget."""
+    step = points_per_batch(net, budget, extra_bytes=extra_bytes)
+    return [slice(start, start + step) for start in range(0, n_points, step)]
 
 
 def format_bytes(n: int) -> str:

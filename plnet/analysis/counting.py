@@ -6,12 +6,11 @@ import dataclasses
 
 import numpy as np
 
+from plnet.analysis.arguments import choice, positive_float, positive_int
+from plnet.analysis.budget import points_per_batch
 from plnet.analysis.linearize import linearize
-from plnet.errors import InvalidInputError, TieError
-
-#: Jacobians are compared on a grid of this relative size: merging two near-equal ones can
-#: only lower the count, which keeps it a valid lower bound.
-JACOBIAN_GRID = 1e-9
+from plnet.errors import TieError
+from plnet.tolerances import JACOBIAN_RTOL
 
 
 @dataclasses.dataclass
@@ -34,7 +33,8 @@ class RegionCount:
         return iter((self.lower, self.upper))
 
 
-def count_linear_regions(net, X, on_tie: str = "raise", batch_size: int = 256) -> RegionCount:
+def count_linear_regions(net, X, on_tie: str = "raise", batch_size: int | None = None,
+                         budget: int | None = None) -> RegionCount:
     """Lower and upper bounds on the complete linear regions of ``net`` among ``X``.
 
     Lemma 7 holds when every point has exactly one feasible activation pattern; a point on
@@ -45,15 +45,18 @@ def count_linear_regions(net, X, on_tie: str = "raise", batch_size: int = 256) -
         X: ``[M, *net.input_shape]`` data points (M >= 1).
         on_tie: ``"raise"`` (a :class:`TieError` listing the points) or ``"exclude"`` (drop
             them; the result lists them in ``tied_points``).
-        batch_size: points per linearization (bounds memory).
+        batch_size: at most this many points per linearization (None: as many as fit).
+        budget: memory budget in bytes (see :mod:`plnet.analysis.budget`).
 
     Returns:
         A :class:`RegionCount`; ``lo, hi = count_linear_regions(net, X)`` works.
     """
     counter = RegionCounter(on_tie)
+    limit = None if batch_size is None else positive_int("batch_size", batch_size)
     X = net.check_input(X, "X")
-    for start in range(0, X.shape[0], batch_size):
-        counter.add(linearize(net, X[start:start + batch_size]))
+    step = points_per_batch(net, budget, limit)
+    for start in range(0, X.shape[0], step):
+        counter.add(linearize(net, X[start:start + step]))
     return counter.result()
 
 
@@ -64,24 +67,35 @@ class RegionCounter:
 
     Args:
         on_tie: as in :func:`count_linear_regions`.
+        rtol: two output Jacobians count as one when they differ by at most this, relative
+            to the larger one's largest entry (see :func:`distinct_jacobians`).
     """
 
-    def __init__(self, on_tie: str = "raise"):
-        if on_tie not in ("raise", "exclude"):
-            raise InvalidInputError(f"on_tie must be 'raise' or 'exclude', got {on_tie!r}")
-        self.on_tie = on_tie
+    def __init__(self, on_tie: str = "raise", rtol: float = JACOBIAN_RTOL):
+        self.on_tie = choice("on_tie", on_tie, ("raise", "exclude"))
+        self.rtol = positive_float("rtol", rtol)
         self.patterns: dict[bytes, np.ndarray] = {}
         self.tied: list[int] = []
         self.seen = 0
 
     def add(self, lin) -> None:
         """Count the points of one :class:`Linearization` (the next batch in order)."""
-        ties = lin.ties
+        self.add_points(lin.pattern_keys(), lin.jacobian, lin.ties)
+
+    def add_points(self, keys: list[bytes], jacobians, ties: np.ndarray) -> None:
+        """Count the next points from their pattern keys, output Jacobians and ties.
+
+        Args:
+            keys: one activation-pattern key per point (equal keys, equal patterns).
+            jacobians: ``[B, L, D]`` output Jacobians (any array type numpy can read).
+            ties: ``[B]`` bool, points on a region boundary (not counted, listed).
+        """
+        ties = np.asarray(ties, dtype=bool)
         self.tied.extend(self.seen + int(i) for i in np.flatnonzero(ties))
-        for i, key in enumerate(lin.pattern_keys()):
+        for i, key in enumerate(keys):
             if not ties[i] and key not in self.patterns:
-                self.patterns[key] = lin.jacobian[i].copy()
-        self.seen += lin.x.shape[0]
+                self.patterns[key] = np.array(jacobians[i], copy=True)
+        self.seen += len(keys)
 
     def result(self) -> RegionCount:
         """The bounds so far; raises TieError as ``on_tie`` says."""
@@ -93,14 +107,43 @@ class RegionCounter:
         n = self.seen - len(tied)
         if n == 0:
             raise TieError("every point lies on a region boundary; nothing to count", tied)
-        return RegionCount(_distinct_jacobians(list(self.patterns.values())),
+        return RegionCount(distinct_jacobians(list(self.patterns.values()), self.rtol),
                            len(self.patterns), n, tuple(tied))
 
 
-def _distinct_jacobians(jacobians: list[np.ndarray]) -> int:
+def distinct_jacobians(jacobians: list[np.ndarray], rtol: float = JACOBIAN_RTOL) -> int:
+    """How many Jacobians differ, counting those equal up to round-off as one.
+
+    Two Jacobians are *close* when ``max|a - b| <= rtol * max(max|a|, max|b|)``. The count is
+    the number of connected components of "close": Jacobians of one region (equal up to
+    round-off) are pairwise close, so they always fall in one component, and the count never
+    exceeds the number of truly distinct Jacobians: it stays a lower bound on #CLR (rounding
+    to a grid could split two near-equal ones across a cell edge and overcount).
+
+    Candidates are found by sorting a fixed random projection: close Jacobians project within
+    ``rtol * scale * ||r||_1`` of each other, so only neighbours in that window are compared.
+    """
     if not jacobians:
         return 0
-    stack = np.stack([j.ravel() for j in jacobians])
-    scale = JACOBIAN_GRID * (1.0 + np.abs(stack).max())
-    grid = np.round(stack / scale).astype(np.int64)
-    return len({row.tobytes() for row in grid})
+    stack = np.stack([np.asarray(j, dtype=np.float64).ravel() for j in jacobians])
+    k = stack.shape[0]
+    scales = np.abs(stack).max(axis=1, initial=0.0)
+    r = np.random.default_rng(0).standard_normal(stack.shape[1])
+    proj = stack @ r
+    order = np.argsort(proj, kind="stable")
+    window = rtol * scales.max() * np.abs(r).sum()
+    parent = list(range(k))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a_pos, a in enumerate(order):
+        for b in order[a_pos + 1:]:
+            if proj[b] - proj[a] > window:
+                break
+            if np.abs(stack[a] - stack[b]).max() <= rtol * max(scales[a], scales[b]):
+                parent[find(a)] = find(b)
+    return len({find(i) for i in range(k)})

@@ -2,7 +2,9 @@
 
 Nodes run in topological order; a subclass overrides :meth:`Interpreter.run_node` (and
 :meth:`Interpreter.input_value`) to carry whatever it needs through the graph. Values are
-dropped as soon as their last consumer has run, which matters for Jacobians.
+dropped as soon as their last consumer has run, which matters for Jacobians. Every node's
+output is checked to be finite, so overflow is reported at the node where it happens instead
+of turning into NaN margins downstream.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from plnet.analysis.norms import check_finite
 from plnet.ops import Input
 
 
@@ -32,8 +35,17 @@ class Interpreter:
         """Compute the value of one node from its inputs' values."""
         return op.forward(inputs, self.net.params)
 
+    def check_output(self, name: str, op, value: Any) -> None:
+        """Raise :class:`plnet.errors.NonFiniteError` when a node's value is not finite."""
+        check_finite(value, name, type(op).__name__)
+
     def run(self, x: np.ndarray) -> Any:
         """Run the whole graph and return the output node's value."""
+        # overflow is reported by check_output, naming the node: numpy's warning adds nothing
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._run(x)
+
+    def _run(self, x: np.ndarray) -> Any:
         net = self.net
         env: dict[str, Any] = {}
         for name in net.order:
@@ -42,6 +54,7 @@ class Interpreter:
                 env[name] = self.input_value(x)
             else:
                 env[name] = self.run_node(name, op, [env[u] for u in net.inputs_of(name)])
+                self.check_output(name, op, env[name])
             for u in set(net.inputs_of(name)):
                 if self._last_use.get(u) == name and u != net.output:
                     del env[u]

@@ -22,8 +22,11 @@ import dataclasses
 
 import numpy as np
 
+from plnet.analysis.budget import bytes_per_point, format_bytes
 from plnet.analysis.interpreter import Interpreter
+from plnet.analysis.norms import check_finite
 from plnet.analysis.pattern import pattern_keys
+from plnet.errors import MemoryBudgetError
 from plnet.ops import Dense
 
 
@@ -98,15 +101,14 @@ class _Deferred:
 class _LinearizeInterpreter(Interpreter):
     """Carries ``(value [B, *s], jacobian [B or 1, D, *s])`` pairs through the graph."""
 
-    def __init__(self, net, batch_size):
+    def __init__(self, net, batch_size, check_jacobians=False):
         super().__init__(net)
+        # Jacobians are checked once at the end; per node only to find where one overflowed
+        self.check_jacobians = check_jacobians
         d = net.input_size
         self.indicators, self.values, self.signs = {}, {}, {}
-        self.slices, start = {}, 0
-        for name, n in net.unit_counts().items():
-            self.slices[name] = slice(start, start + n)
-            start += n
-        self.tangents = np.empty((batch_size, d, start))  # every unit's gradient, [B, D, N]
+        self.slices = _unit_slices(net)
+        self.tangents = np.empty((batch_size, d, net.num_units))  # every unit's gradient, [B, D, N]
         # dense nodes whose Jacobian *is* the unit gradients of the pattern op they feed
         self.direct = {}
         for name in self.slices:
@@ -114,6 +116,16 @@ class _LinearizeInterpreter(Interpreter):
             if (isinstance(net.op(src), Dense) and len(net.shapes[src]) == 1
                     and list(net.graph.successors(src)) == [name] and name != net.output):
                 self.direct[src] = self.slices[name]
+
+    def check_output(self, name, op, value):
+        out, jac = value
+        super().check_output(name, op, out)
+        if self.check_jacobians:
+            check_finite(jac.jac if isinstance(jac, _Deferred) else jac, name,
+                         type(op).__name__, "input-gradient")
+            if name in self.slices:
+                check_finite(self.tangents[:, :, self.slices[name]], name, type(op).__name__,
+                             "units' input-gradients")
 
     def input_value(self, x):
         d = self.net.input_size
@@ -173,6 +185,21 @@ def linearize(net, x) -> Linearization:
         A :class:`Linearization` (gradients ``[B, N, D]``).
     """
     x = net.check_input(x)
+    try:
+        return _linearize(net, x)
+    except MemoryError as exc:
+        if isinstance(exc, MemoryBudgetError):
+            raise
+        need = x.shape[0] * bytes_per_point(net)
+        raise MemoryBudgetError(
+            f"linearize ran out of memory: {x.shape[0]} points of this network (N="
+            f"{net.num_units} units x D={net.input_size} inputs, float64) need about "
+            f"{format_bytes(need)}; pass smaller batches, or use plnet.margin / "
+            f"plnet.count_linear_regions (which split the batch to fit a memory budget) or "
+            f"the torch backend (plnet.backends.torch)", need, 0) from exc
+
+
+def _linearize(net, x) -> Linearization:
     b, d = x.shape[0], net.input_size
     interp = _LinearizeInterpreter(net, b)
     output, jac = interp.run(x)
@@ -186,6 +213,31 @@ def linearize(net, x) -> Linearization:
              else np.zeros((b, 0)))
     n_out = int(np.prod(net.output_shape))
     jacobian = np.broadcast_to(jac, (b,) + jac.shape[1:]).reshape(b, d, n_out).transpose(0, 2, 1)
-    offset = output.reshape(b, n_out) - np.einsum("bld,bd->bl", jacobian, x.reshape(b, d))
+    with np.errstate(over="ignore", invalid="ignore"):
+        offset = output.reshape(b, n_out) - np.einsum("bld,bd->bl", jacobian, x.reshape(b, d))
+    _check_linearization(net, x, z, interp.tangents, jacobian, offset)
     return Linearization(x.reshape(b, d), z, interp.tangents.transpose(0, 2, 1), signs,
                          dict(interp.slices), output, jacobian, offset, interp.indicators)
+
+
+def _check_linearization(net, x, z, tangents, jacobian, offset) -> None:
+    """Raise NonFiniteError, naming the first node at fault, if any result is not finite."""
+    bad = ~(np.isfinite(z).all(axis=1) & np.isfinite(tangents).all(axis=(1, 2))
+            & np.isfinite(jacobian).all(axis=(1, 2)) & np.isfinite(offset).all(axis=1))
+    if not bad.any():
+        return
+    rows = x[bad]
+    _LinearizeInterpreter(net, rows.shape[0], check_jacobians=True).run(rows)
+    # every node's value and Jacobian is finite: a derived quantity overflowed
+    node = net.output if np.isfinite(z[bad]).all() else next(
+        name for name, sl in _unit_slices(net).items() if not np.isfinite(z[bad][:, sl]).all())
+    check_finite(np.array(np.nan), node, type(net.op(node)).__name__,
+                 "unit values or affine offset")
+
+
+def _unit_slices(net) -> dict[str, slice]:
+    slices, start = {}, 0
+    for name, n in net.unit_counts().items():
+        slices[name] = slice(start, start + n)
+        start += n
+    return slices

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from plnet.analysis.arguments import choice
+from plnet.analysis.bisection import bisect_directions
+from plnet.analysis.budget import batch_slices
 from plnet.analysis.linearize import Linearization, linearize
+from plnet.analysis.norms import dual_norms, safe_ratio
 from plnet.errors import InvalidInputError
 
 #: p -> the order of its dual norm q (1/p + 1/q = 1)
@@ -18,6 +22,8 @@ DUAL = {1: np.inf, 2: 2, np.inf: 1}
 
 def check_p(p) -> float:
     """Accept 1, 2, inf (also ``"inf"``) and return it as a float; else raise."""
+    if isinstance(p, (bool, np.bool_)):
+        raise InvalidInputError(f"p must be 1, 2 or inf, got the bool {p!r}")
     if isinstance(p, str) and p.lower() in ("inf", "infinity", "linf"):
         return np.inf
     try:
@@ -31,11 +37,7 @@ def check_p(p) -> float:
 
 def unit_distances(lin: Linearization, p=2) -> np.ndarray:
     """Distance from each point to each unit's hyperplane in l_p, ``[B, N]`` (inf: none)."""
-    q = DUAL[check_p(p)]
-    norms = np.linalg.norm(lin.grad, ord=q, axis=2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dist = np.abs(lin.z) / norms
-    return np.where(norms > 0, dist, np.inf)
+    return safe_ratio(np.abs(lin.z), dual_norms(lin.grad, DUAL[check_p(p)]))
 
 
 def margin_from(lin: Linearization, p=2) -> np.ndarray:
@@ -44,7 +46,7 @@ def margin_from(lin: Linearization, p=2) -> np.ndarray:
     return dist.min(axis=1) if dist.shape[1] else np.full(dist.shape[0], np.inf)
 
 
-def margin(net, x, p=2) -> np.ndarray:
+def margin(net, x, p=2, budget: int | None = None) -> np.ndarray:
     """Certified l_p margin of each point: the radius of the largest l_p ball around x
     inside its linear region S(x).
 
@@ -52,12 +54,16 @@ def margin(net, x, p=2) -> np.ndarray:
         net: a :class:`plnet.Network`.
         x: ``[B, *net.input_shape]``.
         p: 1, 2 or inf.
+        budget: memory budget in bytes; the batch is linearized in chunks that fit it
+            (see :mod:`plnet.analysis.budget`).
 
     Returns:
         ``[B]`` float64 (inf when no unit constrains the region, 0 at a tie).
     """
     check_p(p)
-    return margin_from(linearize(net, x), p)
+    x = net.check_input(x)
+    return np.concatenate([margin_from(linearize(net, x[s]), p)
+                           for s in batch_slices(net, x.shape[0], budget)])
 
 
 def margin_percentile(values, q: float) -> float:
@@ -88,9 +94,13 @@ def binding_units(lin: Linearization, p=2) -> np.ndarray:
     return np.where(np.isfinite(dist[np.arange(len(idx)), idx]), idx, -1)
 
 
-def _directions(lin: Linearization, v) -> np.ndarray:
-    b, d = lin.x.shape
-    v = np.asarray(v, dtype=np.float64)
+def check_directions(v, b: int, d: int) -> np.ndarray:
+    """``v`` as ``[B, D]`` float64 directions (one shared or one per point), or raise."""
+    try:
+        v = np.asarray(v, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"directions must be real numbers, got {type(v).__name__}") \
+            from None
     if v.size == d:
         v = np.broadcast_to(v.reshape(1, d), (b, d))
     elif v.ndim >= 1 and v.shape[0] == b and v.size == b * d:
@@ -108,7 +118,7 @@ def _directions(lin: Linearization, v) -> np.ndarray:
 
 def directional_rates(lin: Linearization, v) -> np.ndarray:
     """``signs * (grad . v)``: how fast each unit's slack changes along v, ``[B, N]``."""
-    v = _directions(lin, v)
+    v = check_directions(v, *lin.x.shape)
     return lin.signs * np.einsum("bnd,bd->bn", lin.grad, v)
 
 
@@ -120,7 +130,7 @@ def directional_margin_from(lin: Linearization, v) -> np.ndarray:
     return t.min(axis=1) if t.shape[1] else np.full(t.shape[0], np.inf)
 
 
-def directional_margin(net, x, v, method: str = "ratio") -> np.ndarray:
+def directional_margin(net, x, v, method: str = "ratio", budget: int | None = None) -> np.ndarray:
     """Largest t >= 0 with ``x + t v`` in S(x), for each point.
 
     Args:
@@ -128,17 +138,21 @@ def directional_margin(net, x, v, method: str = "ratio") -> np.ndarray:
         x: ``[B, *net.input_shape]``.
         v: one direction (input-shaped) for every point, or one per point.
         method: ``"ratio"`` (exact ratio test) or ``"bisection"`` (the paper's Appendix B;
-            returns the certified lower end, within 1e-7 of the exact value).
+            returns the certified lower end, within 1e-7 of the exact value; where the
+            search reaches the largest float64 still inside, that radius).
+        budget: memory budget in bytes (see :func:`margin`).
 
     Returns:
         ``[B]`` float64, inf where the ray never leaves the region.
     """
-    lin = linearize(net, x)
-    if method == "ratio":
-        return directional_margin_from(lin, v)
-    if method == "bisection":
-        from plnet.analysis.bisection import bisect_directions
-
-        dirs = _directions(lin, v)[:, None, :]
-        return bisect_directions(net, lin, dirs).lower[:, 0]
-    raise InvalidInputError(f"method must be 'ratio' or 'bisection', got {method!r}")
+    choice("method", method, ("ratio", "bisection"))
+    x = net.check_input(x)
+    v = check_directions(v, x.shape[0], net.input_size)
+    out = []
+    for s in batch_slices(net, x.shape[0], budget):
+        lin = linearize(net, x[s])
+        if method == "ratio":
+            out.append(directional_margin_from(lin, v[s]))
+        else:
+            out.append(bisect_directions(net, lin, v[s][:, None, :]).lower[:, 0])
+    return np.concatenate(out)
