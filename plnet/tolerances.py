@@ -54,8 +54,3 @@ JACOBIAN_RTOL_FLOAT32 = 1e-5
 #: from_onnx(check=True): the IR (float64) and onnxruntime (the file's float32) must agree to
 #: this error, relative to max(1, largest |output| of onnxruntime).
 ONNX_CHECK_RTOL = 1e-4
-
-#: Region counting in the torch backend compares output Jacobians on a grid of this size
-#: relative to each Jacobian's largest entry.
-TORCH_JACOBIAN_GRID_FLOAT64 = 1e-9
-TORCH_JACOBIAN_GRID_FLOAT32 = 1e-5

@@ -10,7 +10,6 @@ activation patterns among the points (Lemma 7); points on a boundary are exclude
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 import sys
 import warnings
@@ -18,27 +17,33 @@ import warnings
 import numpy as np
 import torch
 
-from plnet.analysis.counting import RegionCount
+from plnet.analysis.arguments import positive_int
+from plnet.analysis.counting import RegionCount, RegionCounter
 from plnet.analysis.margins import check_p, margin_percentile
+from plnet.backends.torch.finite import check_finite_results, dual_norms
 from plnet.backends.torch.gradients import unit_gradient_norms
-from plnet.errors import InvalidInputError, PrecisionWarning, TieError, require
-from plnet.tolerances import TORCH_JACOBIAN_GRID_FLOAT32, TORCH_JACOBIAN_GRID_FLOAT64
+from plnet.errors import InvalidInputError, PrecisionWarning, require
+from plnet.tolerances import JACOBIAN_RTOL, JACOBIAN_RTOL_FLOAT32
 
-#: p -> the per-unit reduction giving the dual norm q of the gradient
+#: p -> the per-unit reduction giving the dual norm q of the gradient ("max", the l_inf
+#: norm, is always computed too: it is exact, and tells which sums over/underflowed)
 _DUAL_KIND = {1.0: "max", 2.0: "sq", math.inf: "abs"}
 
 
-def _dual_norm(norms, p):
-    value = norms[_DUAL_KIND[p]]
-    return value.sqrt() if p == 2.0 else value
+def _kinds(ps) -> tuple[str, ...]:
+    return tuple(dict.fromkeys([_DUAL_KIND[p] for p in ps] + ["max"]))
 
 
 def margins_from(z, dual_norms):
-    """``min over units of |z| / ||grad||_q`` (inf for zero gradients), ``[B]``."""
+    """``min over units of |z| / ||grad||_q`` (inf for zero gradients), ``[B]``.
+
+    A quotient beyond the dtype's range is clamped to its largest float: inf would claim
+    that no unit constrains the region.
+    """
     if z.shape[1] == 0:
         return z.new_full((z.shape[0],), math.inf)
-    dist = torch.where(dual_norms > 0, z.abs() / dual_norms,
-                       torch.full_like(z, math.inf))
+    ratio = torch.clamp(z.abs() / dual_norms, max=torch.finfo(z.dtype).max)
+    dist = torch.where(dual_norms > 0, ratio, torch.full_like(z, math.inf))
     return dist.amin(dim=1)
 
 
@@ -66,9 +71,10 @@ def margins(module, x, p=2, *, chunk_size=None, method="auto"):
     """
     p = check_p(p)
     warn_if_approximate(module, "margins")
-    pattern, norms, _ = unit_gradient_norms(module, x, (_DUAL_KIND[p],), chunk_size=chunk_size,
+    pattern, norms, _ = unit_gradient_norms(module, x, _kinds((p,)), chunk_size=chunk_size,
                                             method=method)
-    return margins_from(pattern.z, _dual_norm(norms, p))
+    check_finite_results(module, x, pattern, norms)
+    return margins_from(pattern.z, dual_norms(module, x, norms, p))
 
 
 @dataclasses.dataclass
@@ -139,20 +145,6 @@ def _total(data):
         return None
 
 
-class _RegionCounter:
-    def __init__(self, grid):
-        self.grid, self.patterns, self.jacobians = grid, set(), set()
-
-    def add(self, keys, jacobians):
-        for key, jac in zip(keys, jacobians):
-            if key in self.patterns:
-                continue
-            self.patterns.add(key)
-            scale = self.grid * (1.0 + np.abs(jac).max(initial=0.0))
-            grid = np.round(jac / scale).astype(np.int64)
-            self.jacobians.add(hashlib.blake2b(grid.tobytes(), digest_size=16).digest())
-
-
 def certify(module, data, *, p=(1, 2, math.inf), batch_size=256,
             percentiles=(25, 50, 75, 100), progress=True) -> CertificateReport:
     """Certify every point of a dataset: margins, their percentiles, and #CLR bounds.
@@ -179,42 +171,33 @@ def certify(module, data, *, p=(1, 2, math.inf), batch_size=256,
     """
     ps = tuple(check_p(v) for v in (p if isinstance(p, (tuple, list)) else (p,)))
     warn_if_approximate(module, "certify")
-    if int(batch_size) < 1:
-        raise InvalidInputError(f"batch_size must be >= 1, got {batch_size}")
-    kinds = tuple(dict.fromkeys(_DUAL_KIND[v] for v in ps)) or ("max",)
-    grid = (TORCH_JACOBIAN_GRID_FLOAT64 if module.dtype == torch.float64
-            else TORCH_JACOBIAN_GRID_FLOAT32)
-    counter = _RegionCounter(grid)
+    batch_size = positive_int("batch_size", batch_size)
+    kinds = _kinds(ps)
+    counter = RegionCounter("exclude", JACOBIAN_RTOL if module.dtype == torch.float64
+                            else JACOBIAN_RTOL_FLOAT32)
     tqdm = require("tqdm", "torch", "certify's progress bar").tqdm
     bar = tqdm(total=_total(data), disable=not progress or not sys.stderr.isatty(),
                unit="pt", desc="certify")
     found = {v: [] for v in ps}
-    ties, correct, seen = [], [], 0
+    ties, correct = [], []
     with torch.no_grad(), bar:
-        for x, y in _batches(data, int(batch_size)):
+        for x, y in _batches(data, batch_size):
             pattern, norms, out_jac = unit_gradient_norms(module, x, kinds, want_output=True)
+            check_finite_results(module, x, pattern, norms, out_jac)
             z = pattern.z
-            nonzero = norms[kinds[0]] > 0
-            tied = ((z == 0) & nonzero).any(dim=1).cpu().numpy()
+            tied = ((z == 0) & (norms["max"] > 0)).any(dim=1).cpu().numpy()
             for v in ps:
-                found[v].append(margins_from(z, _dual_norm(norms, v)).double().cpu().numpy())
-            keys = _pattern_keys(module, pattern)
-            jac = out_jac.double().cpu().numpy()
-            keep = np.flatnonzero(~tied)
-            counter.add([keys[i] for i in keep], jac[keep])
+                found[v].append(margins_from(z, dual_norms(module, x, norms, v))
+                                .double().cpu().numpy())
+            counter.add_points(_pattern_keys(module, pattern), out_jac.cpu().numpy(), tied)
             if y is not None:
                 correct.append(_correct(pattern.output, y))
             ties.append(tied)
-            seen += z.shape[0]
             bar.update(z.shape[0])
     if not ties:
         raise InvalidInputError("certify: the data holds no points")
     ties = np.concatenate(ties)
-    tied_points = tuple(int(i) for i in np.flatnonzero(ties))
-    if len(tied_points) == seen:
-        raise TieError("every point lies on a region boundary; nothing to count", tied_points)
-    regions = RegionCount(len(counter.jacobians), len(counter.patterns), seen - len(tied_points),
-                          tied_points)
+    regions = counter.result()
     all_margins = {v: np.concatenate(found[v]) for v in ps}
     table = {v: {float(q): margin_percentile(all_margins[v], q) for q in percentiles}
              for v in ps}
