@@ -59,7 +59,8 @@ def check_finite_results(module, x, pattern, norms, output_jacobian=None) -> Non
         return
     first = int((~ok).nonzero()[0, 0])
     node, what = locate_non_finite(module, x[first:first + 1])
-    hint = "" if module.dtype == torch.float64 else f" (this module computes in {module.dtype})"
+    hint = ("" if module.dtype == torch.float64 else
+            f", or compile with dtype=torch.float64 (this module computes in {module.dtype})")
     raise NonFiniteError(non_finite_message(node, type(module.net.op(node)).__name__, what)
                          + hint + f"; first at point {first} of the batch", node)
 

@@ -62,8 +62,8 @@ def safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 def non_finite_message(node: str, op_name: str, what: str = "output") -> str:
     """The message of a :class:`NonFiniteError` at ``node`` (shared by the backends)."""
     return (f"node {node!r} ({op_name}) produced inf or NaN in its {what}: the weights or "
-            f"inputs are too large (or small) for floating point here; rescale the weights or "
-            f"the inputs (margins scale linearly with the input scale), or compute in float64")
+            f"inputs are too large for floating point here; rescale the weights or the inputs "
+            f"(margins scale linearly with the input scale)")
 
 
 def check_finite(value: np.ndarray, node: str, op_name: str, what: str = "output") -> None:
