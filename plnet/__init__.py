@@ -15,8 +15,7 @@ from plnet.builder import NetworkBuilder
 from plnet.errors import (ConversionMismatch, GraphError, InvalidInputError, MissingDependencyError,
                           NotPiecewiseLinearError, PlnetError, SerializationError, ShapeError,
                           TieError, UnsupportedOpError)
-from plnet.network import Network
-from plnet.serialization import load
+from plnet.network import Network, load
 # the frontends import torch/onnx inside their functions, so this stays light
 from plnet.frontends import from_onnx, from_torch, to_onnx, to_torch
 

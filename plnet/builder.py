@@ -8,8 +8,9 @@ from typing import Sequence
 import networkx as nx
 import numpy as np
 
+from plnet.edges import connect
 from plnet.errors import InvalidInputError, ShapeError
-from plnet.network import Network, _as_param, connect
+from plnet.network import Network, _as_param
 from plnet.ops import (Add, AvgPool, Concat, Conv, Dense, Flatten, Input, LeakyReLU, MaxPool,
                        Op, Pad, ReLU, Reshape, ScaleShift, Slice, Take, Transpose)
 from plnet.ops.base import int_tuple

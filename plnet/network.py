@@ -9,8 +9,11 @@ from typing import Iterable, Mapping
 import networkx as nx
 import numpy as np
 
+from plnet.edges import edge_slots
 from plnet.errors import GraphError, InvalidInputError, ShapeError
 from plnet.ops import Input, Op
+from plnet.serialization import network_to_dict, read_network, save_network
+
 
 class Network:
     """A piecewise-linear network: a DAG of ops with one input and one output.
@@ -18,9 +21,8 @@ class Network:
     Nodes of ``graph`` carry an ``op`` attribute (an :class:`plnet.ops.Op`); an edge
     ``u -> v`` carries ``slot``, the position of ``u`` among ``v``'s inputs (or ``slots``,
     a tuple, when ``u`` feeds several inputs of ``v``, as in ``x + x``; see
-    :func:`connect`). Parameters
-    live in ``params`` (name -> float64 array); ops refer to them by name, so unrolled
-    steps of an RNN share (tie) their weights.
+    :func:`plnet.edges.connect`). Parameters live in ``params`` (name -> float64 array);
+    ops refer to them by name, so unrolled steps of an RNN share (tie) their weights.
 
     Networks are validated on construction and treated as immutable: analyses read them,
     passes return new ones.
@@ -183,22 +185,21 @@ class Network:
 
     def to_dict(self) -> dict:
         """JSON-able description of the graph (parameters not included)."""
-        from plnet.serialization import network_to_dict
-
         return network_to_dict(self)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the network to ``path`` (an ``.npz`` file: graph as JSON + parameters)."""
-        from plnet.serialization import save
-
-        save(self, path)
+        save_network(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Network":
-        """Read a network written by :meth:`save` (see :func:`plnet.serialization.load`)."""
-        from plnet.serialization import load
+        """Read a network written by :meth:`save`.
 
-        return load(path)
+        Raises:
+            SerializationError: the file is missing, not a plnet network, corrupt, or holds
+                an invalid network.
+        """
+        return read_network(path, cls)
 
     # --- display -------------------------------------------------------------------------
     def summary_rows(self) -> list[tuple[str, str, str, str, int]]:
@@ -223,27 +224,20 @@ class Network:
                 f"{self.output_shape}, N={self.num_units})")
 
 
-def edge_slots(data: Mapping) -> tuple[int, ...]:
-    """The input slots an edge feeds: its ``slots`` tuple, or its single ``slot``."""
-    if "slots" in data:
-        return tuple(int(i) for i in data["slots"])
-    return (int(data["slot"]),) if "slot" in data else (-1,)
+def load(path: str | os.PathLike) -> Network:
+    """Read a network written by :meth:`Network.save`.
 
+    Args:
+        path: the ``.npz`` file.
 
-def connect(graph: nx.DiGraph, inputs: Iterable[str], name: str) -> None:
-    """Add the edges feeding ``inputs`` (in slot order) into node ``name``.
+    Returns:
+        The network, validated.
 
-    A DiGraph holds one edge per pair of nodes, so an input used twice gets one edge with a
-    ``slots`` tuple.
+    Raises:
+        SerializationError: the file is missing, not a plnet network, corrupt, or holds an
+            invalid network.
     """
-    positions: dict[str, list[int]] = {}
-    for slot, src in enumerate(inputs):
-        positions.setdefault(src, []).append(slot)
-    for src, slots in positions.items():
-        if len(slots) == 1:
-            graph.add_edge(src, name, slot=slots[0])
-        else:
-            graph.add_edge(src, name, slots=tuple(slots))
+    return Network.load(path)
 
 
 def _as_param(name, value) -> np.ndarray:

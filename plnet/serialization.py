@@ -1,6 +1,9 @@
 """Saving and loading networks: one ``.npz`` file, the graph as JSON plus the parameters.
 
 The format is versioned; loading never unpickles anything (``allow_pickle=False``).
+This module knows the file format and nothing of the :class:`plnet.Network` class:
+:meth:`plnet.Network.save` and :meth:`plnet.Network.load` call it, and reading takes the
+class that builds the network, so the dependency runs one way (network -> serialization).
 """
 
 from __future__ import annotations
@@ -8,14 +11,19 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from typing import Mapping
+from typing import TYPE_CHECKING, Callable, Mapping, TypeVar
 
 import networkx as nx
 import numpy as np
 
+from plnet.edges import connect
 from plnet.errors import PlnetError, SerializationError
-from plnet.network import Network, connect
 from plnet.ops import Op
+
+if TYPE_CHECKING:  # for annotations only: network.py imports this module
+    from plnet.network import Network
+
+NetworkT = TypeVar("NetworkT")
 
 FORMAT = "plnet.network"
 FORMAT_VERSION = 1
@@ -32,7 +40,7 @@ def network_to_dict(net: Network) -> dict:
     }
 
 
-def save(net: Network, path: str | os.PathLike) -> None:
+def save_network(net: Network, path: str | os.PathLike) -> None:
     """Write ``net`` to ``path`` (compressed ``.npz``)."""
     desc = network_to_dict(net)
     arrays = {f"p{i}": net.params[name] for i, name in enumerate(desc["params"])}
@@ -40,8 +48,16 @@ def save(net: Network, path: str | os.PathLike) -> None:
         np.savez_compressed(fh, __graph__=np.array(json.dumps(desc)), **arrays)
 
 
-def load(path: str | os.PathLike) -> Network:
-    """Read a network written by :func:`save`.
+def read_network(path: str | os.PathLike,
+                 build: Callable[[nx.DiGraph, dict[str, np.ndarray], str], NetworkT]) -> NetworkT:
+    """Read a network written by :func:`save_network`.
+
+    Args:
+        path: the ``.npz`` file.
+        build: makes the network from ``(graph, params, output)`` (the ``Network`` class).
+
+    Returns:
+        What ``build`` returns.
 
     Raises:
         SerializationError: the file is missing, not a plnet network, corrupt, or holds an
@@ -69,7 +85,7 @@ def load(path: str | os.PathLike) -> Network:
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
         raise SerializationError(f"{path}: cannot read a plnet network ({exc})") from exc
     try:
-        return Network(graph, params, desc["output"])
+        return build(graph, params, desc["output"])
     except PlnetError as exc:
         raise SerializationError(f"{path}: the saved network is invalid: {exc}") from exc
 
