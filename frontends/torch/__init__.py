@@ -1,7 +1,7 @@
 """PyTorch frontend: ``from_torch`` (a ``torch.nn.Module`` into the IR) and ``to_torch``.
 
 Layout: :mod:`~plnet.frontends.torch.convert` traces with torch.fx and drives the
-conversion; :mod:`~plnet.frontends.torch.lowering` is the node-by-node loop;
+conversion; :mod:`~plnet.frontends.torch.fx_to_ir` is the node-by-node fx -> IR loop;
 ``convert_<family>.py`` hold the converters, registered in
 :mod:`~plnet.frontends.torch.registry` by module type, function or tensor method;
 :mod:`~plnet.frontends.torch.check` compares the module and the network;

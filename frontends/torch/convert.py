@@ -95,7 +95,7 @@ def from_torch(module, example_input, *, check: bool = True, check_samples: int 
         ConversionMismatch: ``check`` found a difference.
     """
     torch = require("torch", "torch", "plnet.from_torch")
-    from plnet.frontends.torch.lowering import Lowering
+    from plnet.frontends.torch.fx_to_ir import FxToIR
 
     if not isinstance(module, torch.nn.Module):
         raise InvalidInputError(f"from_torch needs a torch.nn.Module, got "
@@ -106,7 +106,7 @@ def from_torch(module, example_input, *, check: bool = True, check_samples: int 
                                 f"batch [B, *input_shape] with B >= 1 and the batch first")
     gm = trace(module)
     output_fx, dropped = _output_node(gm, drop_trailing)
-    lower = Lowering(gm, gm.graph, tuple(example.shape[1:]),
+    lower = FxToIR(gm, gm.graph, tuple(example.shape[1:]),
                      input_name=getattr(module, "plnet_input_name", "input"))
     if output_fx is not _graph_output(gm).args[0]:
         lower.aliases[_graph_output(gm).args[0]] = output_fx
@@ -145,7 +145,7 @@ def _output_node(gm, drop_trailing):
     from torch import nn
 
     from plnet.frontends.torch.convert_activations import trailing_dim
-    from plnet.frontends.torch.lowering import describe_target
+    from plnet.frontends.torch.fx_to_ir import describe_target
 
     def passes_through(node) -> bool:
         if node.op == "call_module":

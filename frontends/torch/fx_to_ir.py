@@ -1,16 +1,22 @@
-"""The lowering loop: a torch.fx graph, node by node, into a :class:`NetworkBuilder`.
+"""fx -> IR: a traced torch.fx graph, node by node, into a :class:`NetworkBuilder`.
 
-Like the analyses, it is an interpreter over topologically ordered nodes: each fx node's
-arguments are replaced by what they lowered to, and one converter (found in
-:mod:`plnet.frontends.torch.registry`) produces the node's value. Errors name the fx node,
-the module type or function, what was expected and what to do.
+This is the frontend direction (torch into the IR); ``plnet.backends.torch.lowering`` goes
+the other way (IR ops into torch). Like the analyses, it is an interpreter over
+topologically ordered nodes: each fx node's arguments are replaced by what they converted
+to, and one converter (found in :mod:`plnet.frontends.torch.registry`) produces the node's
+value. Errors name the fx node, the module type or function, what was expected and what
+to do.
 """
 
 from __future__ import annotations
 
 from plnet.builder import NetworkBuilder
 from plnet.errors import NotPiecewiseLinearError, ShapeError, UnsupportedOpError
-from plnet.frontends.torch import registry
+# importing the converter families registers them; the registry itself imports none of
+# them, so that the families can import it without a cycle
+from plnet.frontends.torch import (convert_activations, convert_arith,  # noqa: F401
+                                   convert_layers, convert_plnet, convert_pooling, convert_rnn,
+                                   convert_views, registry)
 from plnet.frontends.torch.values import (AffineValue, TensorValue, contains_tensor,
                                           is_tensor_like, to_numpy)
 
@@ -40,7 +46,7 @@ def function_name(fn) -> str:
     return f"{mod}.{name}" if mod else name
 
 
-class Lowering:
+class FxToIR:
     """State of one conversion: the builder, the fx values, parameter naming.
 
     Args:
@@ -170,8 +176,7 @@ class Lowering:
 
     # --- the loop ------------------------------------------------------------------------
     def run(self):
-        """Lower every node; return the value of the graph's output argument."""
-        registry.load_converters()
+        """Convert every node; return the value of the graph's output argument."""
         import torch.fx
 
         output = None
@@ -198,12 +203,12 @@ class Lowering:
                 break
             args = torch.fx.node.map_arg(node.args, lambda n: self.env[n])
             kwargs = torch.fx.node.map_arg(node.kwargs, lambda n: self.env[n])
-            self.env[node] = value = self._lower(node, args, kwargs)
+            self.env[node] = value = self._convert(node, args, kwargs)
             if isinstance(value, AffineValue) and id(value) not in self._affine_origin:
                 self._affine_origin[id(value)] = (value, node.name)
         return output
 
-    def _lower(self, node, args, kwargs):
+    def _convert(self, node, args, kwargs):
         if node.op == "get_attr":
             return _fetch_attr(self.root, node.target)
         if node.op == "call_module":

@@ -1,7 +1,7 @@
 """Converter registries: torch module types, functions and tensor methods -> IR.
 
 A converter is ``convert_<name>(lower, node, *args, **kwargs)``: ``lower`` is the running
-:class:`plnet.frontends.torch.lowering.Lowering`, ``node`` the torch.fx node, and the
+:class:`plnet.frontends.torch.fx_to_ir.FxToIR`, ``node`` the torch.fx node, and the
 arguments are the fx node's arguments with every traced value replaced by what it lowered
 to (see :mod:`plnet.frontends.torch.values`). Module converters get the module first.
 
@@ -52,9 +52,3 @@ def module_converter(module) -> Callable | None:
             return MODULE_CONVERTERS[cls]
     return None
 
-
-def load_converters() -> None:
-    """Import the converter modules (they register themselves)."""
-    from plnet.frontends.torch import (convert_activations, convert_arith,  # noqa: F401
-                                       convert_layers, convert_plnet, convert_pooling,
-                                       convert_rnn, convert_views)
