@@ -2,13 +2,13 @@
 
 from plnet.ops.activations import LeakyReLU, ReLU
 from plnet.ops.add import Add
-from plnet.ops.affine import ScaleShift
+from plnet.ops.avg_pool import AvgPool
 from plnet.ops.base import OP_REGISTRY, Op, PatternOp, register_op
 from plnet.ops.conv import Conv
 from plnet.ops.dense import Dense
 from plnet.ops.input import Input
 from plnet.ops.maxpool import MaxPool
-from plnet.ops.pooling import AvgPool
+from plnet.ops.scale_shift import ScaleShift
 from plnet.ops.views import Concat, Flatten, Pad, Reshape, Slice, Take, Transpose
 
 __all__ = [

@@ -150,10 +150,6 @@ class PatternOp(Op):
         raise NotImplementedError
 
 
-def per_sample_shape(x: np.ndarray) -> Shape:
-    return tuple(x.shape[1:])
-
-
 def expect_shapes(op: Op, in_shapes: Sequence[Shape]) -> None:
     """Raise ShapeError unless the number of inputs fits the op's arity."""
     if op.arity is None:
