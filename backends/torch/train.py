@@ -8,25 +8,24 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import math
-import numbers
 import sys
 import time
+import typing
+from typing import Any, Callable
 
 import torch
 
-from plnet.backends.torch.losses import (check_C, check_gamma, check_samples,
-                                         regularized_forward)
-from plnet.backends.torch.relaxations import get_relaxation, is_sampling_unbiased
+from plnet.backends.torch.losses import regularized_forward
 from plnet.backends.torch.train_checkpoint import (load_checkpoint, restore_rng_states,
                                                    rng_states, save_checkpoint)
+from plnet.backends.torch.train_config import GROUPS, FitConfig, OptimizationConfig
 from plnet.backends.torch.train_data import TaskLoss, as_data
 from plnet.backends.torch.train_metrics import (collect_points, evaluate_task, margin_metrics,
                                                 write_metrics)
 from plnet.errors import InvalidInputError
-
-#: Learning rates used when ``lr`` is not given (paper, Appendix F-H).
-DEFAULT_LR = {"adam": 1e-3, "amsgrad": 1e-3, "sgd": 0.01}
+from plnet.network import Network
 
 
 @dataclasses.dataclass
@@ -61,107 +60,95 @@ class FitResult:
         return self.module.to_network()
 
 
-def fit(module_or_net, train_data, *, val_data=None, loss="cross_entropy", relaxation="roll",
-        lam=0.0, C=1.0, gamma=100, samples=None, optimizer="adam", lr=None, momentum=0.9,
-        weight_decay=0.0, epochs=20, batch_size=64, seed=0, checkpoint_dir=None, resume=False,
-        metrics_path=None, progress=True, device="auto", eval_margins=True,
-        margin_points=256, margin_chunk=64, margin_engine="certify") -> FitResult:
+def fit(module_or_net: Network | torch.nn.Module, train_data: Any,
+        config: FitConfig | None = None, *, val_data: Any = None,
+        **settings: Any) -> FitResult:
     """Train a piecewise-linear network, optionally with a ROLL margin regularizer.
+
+    The settings come as a :class:`FitConfig` (``config=``), as keywords named after its
+    fields (``lam=1.0, epochs=5``), or both: keywords override the config's fields.
 
     Args:
         module_or_net: a :class:`plnet.Network` (compiled here) or a compiled network from
             :func:`plnet.backends.torch.compile` (trained in place).
         train_data: ``(X, y)`` numpy arrays or tensors, or an iterable of ``(x, y)`` batches
             (e.g. a DataLoader; its own sampler then sets the order and batch size).
-        val_data: same forms; selects the returned model and carries the margin metrics.
-        loss: ``"cross_entropy"`` (binary cross-entropy with logits for one output, softmax
-            cross-entropy otherwise), ``"bce"``, or a callable ``(logits, y) -> scalar``.
-        relaxation: registered relaxation name or callable (see ``relaxations``).
-        lam: regularizer weight; 0 trains the vanilla loss (and skips the regularizer).
-        C, gamma, samples: see :func:`roll_regularizer`.
-        optimizer: ``"adam"``, ``"amsgrad"`` or ``"sgd"`` (Nesterov momentum).
-        lr: learning rate (default: 1e-3 for Adam/AMSGrad, 0.01 for SGD).
-        momentum: SGD momentum (0 turns Nesterov off).
-        weight_decay: L2 penalty passed to the optimizer.
-        epochs: total epochs (a resumed run continues up to this number).
-        batch_size: points per step for ``(X, y)`` data.
-        seed: seeds shuffling, Eq. 10's axis draws and torch's global RNG. The same seed
-            gives identical parameters on the CPU.
-        checkpoint_dir: write ``checkpoint.pt`` there after every epoch (model, optimizer,
-            epoch, RNG states, best model so far, history).
-        resume: continue from the checkpoint in ``checkpoint_dir`` if there is one (else
-            start fresh); the result equals an uninterrupted run.
-        metrics_path: append one JSON object per epoch to this file (rewritten on a fresh
-            start; truncated to the checkpoint's epochs on resume).
-        progress: tqdm bars (only when stderr is a terminal).
-        device: ``"auto"``, ``"cpu"``, ``"cuda"``...; ``"auto"`` keeps a compiled module
-            where it is and puts a Network on CUDA when present.
-        eval_margins: every epoch, certify l2/l1 margin percentiles (P25/P50/P75/P100) and
-            #CLR bounds with the float64 reference on up to ``margin_points`` validation
-            points (training points without validation data).
-        margin_points, margin_chunk: cap on the points certified, and points per pass.
-        margin_engine: ``"certify"`` (:func:`plnet.backends.torch.certify`, in the module's
-            dtype and device) or ``"reference"`` (float64 numpy reference; slower).
+        config: the settings (default: ``FitConfig()``).
+        val_data: same forms as ``train_data``; selects the returned model and carries the
+            margin metrics.
+        **settings: fields of the config's groups, by name (each group's docstring says
+            what they mean and which values are valid):
+            optimization (:class:`OptimizationConfig`): ``optimizer``, ``lr``,
+            ``momentum``, ``weight_decay``, ``epochs``;
+            ROLL regularizer (:class:`RollConfig`): ``lam``, ``C``, ``gamma``, ``samples``,
+            ``relaxation``;
+            data (:class:`DataConfig`): ``loss``, ``batch_size``, ``seed``, ``device``;
+            tracking (:class:`TrackingConfig`): ``checkpoint_dir``, ``resume``,
+            ``metrics_path``, ``eval_margins``, ``margin_points``, ``margin_chunk``,
+            ``margin_engine``, ``progress``.
 
     Returns:
         A :class:`FitResult`.
 
     Raises:
-        InvalidInputError, ShapeError: malformed data or options (mismatched X/y lengths, an
-            unknown optimizer or relaxation, gamma outside (0, 100], C < 0, samples > D...).
+        InvalidInputError, ShapeError: malformed data or settings (an unknown keyword,
+            mismatched X/y lengths, an unknown optimizer or relaxation, gamma outside
+            (0, 100], C < 0, samples > D...).
         SerializationError: an unreadable checkpoint.
     """
-    module = _as_module(module_or_net, device)
-    config = _check_options(module, loss=loss, relaxation=relaxation, lam=lam, C=C, gamma=gamma,
-                            samples=samples, optimizer=optimizer, lr=lr, momentum=momentum,
-                            weight_decay=weight_decay, epochs=epochs, batch_size=batch_size,
-                            seed=seed, margin_points=margin_points, margin_chunk=margin_chunk,
-                            margin_engine=margin_engine)
-    if resume and checkpoint_dir is None:
-        raise InvalidInputError("resume=True needs the checkpoint_dir to resume from")
+    if config is None:
+        config = FitConfig()
+    elif not isinstance(config, FitConfig):
+        raise InvalidInputError(f"config must be a FitConfig, got {type(config).__name__} "
+                                f"(pass settings as keywords, or FitConfig(...))")
+    config = config.replace(**settings)
+    opt_cfg, roll, data_cfg, track = (config.optimization, config.roll, config.data,
+                                      config.tracking)
+    module = _as_module(module_or_net, data_cfg.device)
+    roll.check_for(module.input_size)
     param = next(module.parameters(), None)
     dev, dtype = (param.device, param.dtype) if param is not None else (torch.device("cpu"),
                                                                       torch.float32)
     train = as_data(train_data, module.input_shape, "train_data")
     val = as_data(val_data, module.input_shape, "val_data")
-    task = TaskLoss(loss, math.prod(module.output_shape))
+    task = TaskLoss(data_cfg.loss, math.prod(module.output_shape))
 
-    torch.manual_seed(seed)
-    shuffle_gen = torch.Generator().manual_seed(seed)
-    sample_gen = torch.Generator().manual_seed(seed + 1)
-    opt = _make_optimizer(module, config)
+    torch.manual_seed(data_cfg.seed)
+    shuffle_gen = torch.Generator().manual_seed(data_cfg.seed)
+    sample_gen = torch.Generator().manual_seed(data_cfg.seed + 1)
+    opt = _make_optimizer(module, opt_cfg)
     history, best = [], {"epoch": 0, "score": math.inf, "state": _state_copy(module)}
-    saved_config = _checkpoint_config(config)
-    state = load_checkpoint(checkpoint_dir, saved_config) if resume else None
+    saved_config = config.to_dict()
+    state = load_checkpoint(track.checkpoint_dir, saved_config) if track.resume else None
     if state is not None:
         module.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         restore_rng_states(state["rng"], shuffle_gen, sample_gen)
         history, best = list(state["history"]), state["best"]
-    write_metrics(metrics_path, history, append=False)
+    write_metrics(track.metrics_path, history, append=False)
 
-    for epoch in range(len(history) + 1, epochs + 1):
+    for epoch in range(len(history) + 1, opt_cfg.epochs + 1):
         started = time.perf_counter()
         record = {"epoch": epoch, **_train_epoch(module, opt, train, task, config, dev, dtype,
-                                                 shuffle_gen, sample_gen, progress, epoch)}
+                                                 shuffle_gen, sample_gen, epoch)}
         record["val_loss"] = record["val_accuracy"] = None
         if val is not None:
             record["val_loss"], record["val_accuracy"] = evaluate_task(
-                module, val, task, config["batch_size"], dev, dtype, "val_data")
-        if eval_margins:
+                module, val, task, data_cfg.batch_size, dev, dtype, "val_data")
+        if track.eval_margins:
             source = val if val is not None else train
             record["margin_set"] = "val" if val is not None else "train"
-            record.update(margin_metrics(module, collect_points(source, margin_points),
-                                         margin_chunk, margin_engine))
+            record.update(margin_metrics(module, collect_points(source, track.margin_points),
+                                         track.margin_chunk, track.margin_engine))
         score = record["val_loss"] if val is not None else record["train_task_loss"]
         if score < best["score"]:
             best = {"epoch": epoch, "score": score, "state": _state_copy(module)}
         record["best_epoch"] = best["epoch"]
         record["seconds"] = time.perf_counter() - started
         history.append(record)
-        write_metrics(metrics_path, history, append=True)
-        if checkpoint_dir is not None:
-            save_checkpoint(checkpoint_dir, {
+        write_metrics(track.metrics_path, history, append=True)
+        if track.checkpoint_dir is not None:
+            save_checkpoint(track.checkpoint_dir, {
                 "config": saved_config, "epoch": epoch, "model": module.state_dict(),
                 "optimizer": opt.state_dict(), "rng": rng_states(shuffle_gen, sample_gen),
                 "best": best, "history": history})
@@ -171,23 +158,43 @@ def fit(module_or_net, train_data, *, val_data=None, loss="cross_entropy", relax
     return FitResult(selected, module, history, best["epoch"], best["score"])
 
 
-def _train_epoch(module, opt, train, task, config, dev, dtype, shuffle_gen, sample_gen,
-                 progress, epoch) -> dict:
+def _signature_with_settings(fn: Callable) -> inspect.Signature:
+    """``fn``'s signature with ``**settings`` spelled out as the config's fields, so that
+    ``help(fit)`` shows every keyword with its type and default."""
+    signature, hints = inspect.signature(fn), typing.get_type_hints(fn)
+    keywords = []
+    for cls in GROUPS.values():
+        types = typing.get_type_hints(cls)
+        keywords += [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
+                                       default=f.default, annotation=types[f.name])
+                     for f in dataclasses.fields(cls)]
+    fixed = [p.replace(annotation=hints[p.name]) for p in signature.parameters.values()
+             if p.kind is not p.VAR_KEYWORD]
+    return signature.replace(parameters=fixed + keywords, return_annotation=hints["return"])
+
+
+fit.__signature__ = _signature_with_settings(fit)
+
+
+def _train_epoch(module, opt, train, task, config: FitConfig, dev, dtype, shuffle_gen,
+                 sample_gen, epoch) -> dict:
     module.train()
+    roll, batch_size = config.roll, config.data.batch_size
     sums = {"loss": 0.0, "task": 0.0, "reg": 0.0}
     correct, count = 0, 0
-    batches = train.batches(config["batch_size"], shuffle=True, generator=shuffle_gen)
-    bar = _progress_bar(batches, train.num_batches(config["batch_size"]), progress, epoch)
+    batches = train.batches(batch_size, shuffle=True, generator=shuffle_gen)
+    bar = _progress_bar(batches, train.num_batches(batch_size), config.tracking.progress,
+                        epoch)
     for x, y in bar:
         x = x.to(device=dev, dtype=dtype)
         y = task.targets(y, dev, "train_data")
         opt.zero_grad(set_to_none=True)
-        if config["lam"] > 0:
+        if roll.lam > 0:
             logits, reg = regularized_forward(
-                module, x, C=config["C"], gamma=config["gamma"], samples=config["samples"],
-                relaxation=config["relaxation"], generator=sample_gen)
+                module, x, C=roll.C, gamma=roll.gamma, samples=roll.samples,
+                relaxation=roll.relaxation, generator=sample_gen)
             task_loss = task(logits, y)
-            total = task_loss + config["lam"] * reg
+            total = task_loss + roll.lam * reg
             sums["reg"] += float(reg.detach()) * x.shape[0]
         else:
             logits = module(x)
@@ -207,7 +214,7 @@ def _train_epoch(module, opt, train, task, config, dev, dtype, shuffle_gen, samp
             bar.set_postfix(loss=f"{float(total.detach()):.4g}")
     module.eval()
     return {"train_loss": sums["loss"] / count, "train_task_loss": sums["task"] / count,
-            "train_regularizer": sums["reg"] / count if config["lam"] > 0 else None,
+            "train_regularizer": sums["reg"] / count if roll.lam > 0 else None,
             "train_accuracy": None if correct is None else correct / count}
 
 
@@ -220,8 +227,6 @@ def _progress_bar(batches, total, progress, epoch):
 
 
 def _as_module(module_or_net, device):
-    from plnet.network import Network
-
     if isinstance(module_or_net, Network):
         from plnet.backends.torch.compiled import compile as compile_network
 
@@ -238,57 +243,13 @@ def _as_module(module_or_net, device):
     return module_or_net
 
 
-def _check_options(module, **opts) -> dict:
-    opts["C"], opts["gamma"] = check_C(opts["C"]), check_gamma(opts["gamma"])
-    opts["samples"] = check_samples(opts["samples"], int(module.input_size))
-    fn = get_relaxation(opts["relaxation"])
-    if (opts["samples"] is not None and opts["samples"] < module.input_size
-            and not is_sampling_unbiased(fn, opts["gamma"])):
-        raise InvalidInputError(f"samples={opts['samples']} needs relaxation='roll' with "
-                                f"gamma=100 (a loss affine in the squared gradient norms)")
-    if opts["optimizer"] not in DEFAULT_LR:
-        raise InvalidInputError(f"unknown optimizer {opts['optimizer']!r}: use one of "
-                                f"{sorted(DEFAULT_LR)}")
-    if opts["lr"] is None:
-        opts["lr"] = DEFAULT_LR[opts["optimizer"]]
-    for key, low in (("lam", 0.0), ("lr", 0.0), ("momentum", 0.0), ("weight_decay", 0.0)):
-        value = opts[key]
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
-                math.isfinite(value) and value >= low) or (key == "lr" and value == 0):
-            raise InvalidInputError(f"{key} must be a finite number "
-                                    f"{'> 0' if key == 'lr' else '>= 0'}, got {value!r}")
-        opts[key] = float(value)
-    for key, low in (("epochs", 0), ("batch_size", 1), ("seed", 0), ("margin_points", 1),
-                     ("margin_chunk", 1)):
-        value = opts[key]
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-            raise InvalidInputError(f"{key} must be an integer >= {low}, got {value!r}")
-        opts[key] = int(value)
-    if opts["margin_engine"] not in ("certify", "reference"):
-        raise InvalidInputError(f"margin_engine must be 'certify' or 'reference', got "
-                                f"{opts['margin_engine']!r}")
-    if not isinstance(opts["relaxation"], str):
-        opts["relaxation"] = fn  # a callable is used as given (not checkpoint-comparable)
-    if not isinstance(opts["loss"], str) and not callable(opts["loss"]):
-        raise InvalidInputError(f"loss must be a name or a callable, got {opts['loss']!r}")
-    return opts
-
-
-def _checkpoint_config(config) -> dict:
-    """The settings with callables named, so that checkpoints hold plain data only."""
-    def name(v):
-        return f"callable:{getattr(v, '__module__', '?')}.{getattr(v, '__qualname__', v)}"
-
-    return {k: (name(v) if callable(v) else v) for k, v in config.items()}
-
-
-def _make_optimizer(module, config):
-    params, lr, wd = module.parameters(), config["lr"], config["weight_decay"]
-    if config["optimizer"] == "sgd":
-        m = config["momentum"]
+def _make_optimizer(module, config: OptimizationConfig) -> torch.optim.Optimizer:
+    params, lr, wd = module.parameters(), config.learning_rate, config.weight_decay
+    if config.optimizer == "sgd":
+        m = config.momentum
         return torch.optim.SGD(params, lr=lr, momentum=m, nesterov=m > 0, weight_decay=wd)
     return torch.optim.Adam(params, lr=lr, weight_decay=wd,
-                            amsgrad=config["optimizer"] == "amsgrad")
+                            amsgrad=config.optimizer == "amsgrad")
 
 
 def _state_copy(module) -> dict:

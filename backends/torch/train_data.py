@@ -100,6 +100,22 @@ def check_inputs(X, input_shape, what: str):
         raise InvalidInputError(f"{what}: inputs hold NaN or inf")
 
 
+#: the task losses known by name (a callable ``(logits, y) -> scalar`` is also accepted)
+TASK_LOSSES = ("cross_entropy", "bce")
+
+
+def check_loss(loss):
+    """A loss name of :data:`TASK_LOSSES` or a callable, returned unchanged.
+
+    Raises:
+        InvalidInputError: anything else.
+    """
+    if not callable(loss) and loss not in TASK_LOSSES:
+        raise InvalidInputError(f"unknown loss {loss!r}: use 'cross_entropy', 'bce' or "
+                                f"a callable (logits, y) -> scalar")
+    return loss
+
+
 class TaskLoss:
     """The supervised loss and accuracy for the network's output size.
 
@@ -110,12 +126,9 @@ class TaskLoss:
 
     def __init__(self, loss, num_outputs: int):
         self.num_outputs = int(num_outputs)
-        self.custom = loss if callable(loss) else None
+        self.custom = check_loss(loss) if callable(loss) else None
         if self.custom is None:
-            if loss not in ("cross_entropy", "bce"):
-                raise InvalidInputError(f"unknown loss {loss!r}: use 'cross_entropy', 'bce' or "
-                                        f"a callable (logits, y) -> scalar")
-            if loss == "bce" and self.num_outputs != 1:
+            if check_loss(loss) == "bce" and self.num_outputs != 1:
                 raise InvalidInputError(f"loss='bce' needs a network with one output logit; this "
                                         f"one has {self.num_outputs} (use 'cross_entropy')")
         self.binary = self.num_outputs == 1
