@@ -7,6 +7,7 @@ from typing import Sequence
 
 import networkx as nx
 import numpy as np
+import numpy.typing as npt
 
 from plnet.edges import connect
 from plnet.errors import InvalidInputError, ShapeError
@@ -15,8 +16,15 @@ from plnet.ops import (Add, AvgPool, Concat, Conv, Dense, Flatten, Input, LeakyR
                        Op, Pad, ReLU, Reshape, ScaleShift, Slice, Take, Transpose)
 from plnet.ops.base import int_tuple
 
+#: an array, or the name of a parameter already in the store (to tie to it)
+Param = npt.ArrayLike | str
+#: one int for every axis, or one per axis
+Ints = int | Sequence[int]
+#: ``p``, one ``p`` per axis, or one ``(begin, end)`` pair per axis
+Padding = int | Sequence[int] | Sequence[Sequence[int]]
 
-def padding_pairs(padding, n: int) -> tuple[tuple[int, int], ...]:
+
+def padding_pairs(padding: Padding, n: int) -> tuple[tuple[int, int], ...]:
     """One ``(begin, end)`` pair per axis from ``p``, ``(p0, p1)`` or ``((b0, e0), (b1, e1))``.
 
     With one spatial axis, a pair of ints is that axis's ``(begin, end)``.
@@ -63,7 +71,7 @@ class NetworkBuilder:
         """Per-sample shape of a node added so far."""
         return self.shapes[node]
 
-    def param(self, name: str, value) -> str:
+    def param(self, name: str, value: Param) -> str:
         """Store a parameter under ``name`` (a string value refers to an existing one)."""
         if isinstance(value, str):
             if value not in self.params:
@@ -115,12 +123,15 @@ class NetworkBuilder:
         return Network(self.graph.copy(), dict(self.params), output or self._last)
 
     # --- layers --------------------------------------------------------------------------
-    def dense(self, x, weight, bias=None, name=None):
+    def dense(self, x: str, weight: Param, bias: Param | None = None,
+              name: str | None = None) -> str:
         """``x W^T + b`` on the last axis; ``weight`` is ``[out, in]``."""
         name = name or self._fresh("dense")
         return self.add_node(Dense(**self._weights(name, weight=weight, bias=bias)), [x], name)
 
-    def conv(self, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, name=None):
+    def conv(self, x: str, weight: Param, bias: Param | None = None, stride: Ints = 1,
+             padding: Padding = 0, dilation: Ints = 1, groups: int = 1,
+             name: str | None = None) -> str:
         """1-d or 2-d convolution; ``weight`` is ``[C_out, C_in/groups, *kernel]``."""
         name = name or self._fresh("conv")
         n = (np.ndim(weight) if not isinstance(weight, str) else self.params[weight].ndim) - 2
@@ -129,8 +140,9 @@ class NetworkBuilder:
                   dilation=int_tuple(dilation, n, "dilation"), groups=int(groups))
         return self.add_node(op, [x], name)
 
-    def avg_pool(self, x, kernel, stride=None, padding=0, dilation=1, ceil_mode=False,
-                 count_include_pad=True, name=None):
+    def avg_pool(self, x: str, kernel: Ints, stride: Ints | None = None, padding: Padding = 0,
+                 dilation: Ints = 1, ceil_mode: bool = False, count_include_pad: bool = True,
+                 name: str | None = None) -> str:
         """Average pooling (stride defaults to the kernel)."""
         n = len(self.shapes[x]) - 1
         kernel = int_tuple(kernel, n, "kernel")
@@ -139,7 +151,8 @@ class NetworkBuilder:
                      ceil_mode=bool(ceil_mode), count_include_pad=bool(count_include_pad))
         return self.add_node(op, [x], name)
 
-    def max_pool(self, x, kernel, stride=None, padding=0, dilation=1, ceil_mode=False, name=None):
+    def max_pool(self, x: str, kernel: Ints, stride: Ints | None = None, padding: Padding = 0,
+                 dilation: Ints = 1, ceil_mode: bool = False, name: str | None = None) -> str:
         """Max pooling (stride defaults to the kernel)."""
         n = len(self.shapes[x]) - 1
         kernel = int_tuple(kernel, n, "kernel")
@@ -148,25 +161,28 @@ class NetworkBuilder:
                      ceil_mode=bool(ceil_mode))
         return self.add_node(op, [x], name)
 
-    def scale_shift(self, x, scale=None, shift=None, name=None):
+    def scale_shift(self, x: str, scale: Param | None = None, shift: Param | None = None,
+                    name: str | None = None) -> str:
         """``x * scale + shift`` (broadcast against the per-sample shape)."""
         name = name or self._fresh("scale_shift")
         return self.add_node(ScaleShift(**self._weights(name, scale=scale, shift=shift)), [x], name)
 
-    def normalize(self, x, mean, std, name=None):
+    def normalize(self, x: str, mean: npt.ArrayLike, std: npt.ArrayLike,
+                  name: str | None = None) -> str:
         """``(x - mean) / std`` as one scale/shift node."""
         mean, std = np.asarray(mean, float), np.asarray(std, float)
         if (std == 0).any():
             raise InvalidInputError("normalize: std has zeros")
         return self.scale_shift(x, 1.0 / std, -mean / std, name=name)
 
-    def relu(self, x, name=None):
+    def relu(self, x: str, name: str | None = None) -> str:
         return self.add_node(ReLU(), [x], name)
 
-    def leaky_relu(self, x, alpha=0.01, name=None):
+    def leaky_relu(self, x: str, alpha: float = 0.01, name: str | None = None) -> str:
         return self.add_node(LeakyReLU(alpha=float(alpha)), [x], name)
 
-    def clip(self, x, lo=None, hi=None, name=None):
+    def clip(self, x: str, lo: float | None = None, hi: float | None = None,
+             name: str | None = None) -> str:
         """``min(max(x, lo), hi)`` exactly, with ReLUs: ``lo + relu(x - lo) - relu(x - hi)``.
 
         Each finite bound adds one ReLU unit per element: the clip's kinks are region
@@ -195,20 +211,20 @@ class NetworkBuilder:
         diff = self.add(low, affine(high, "neg", scale=-1.0), name=f"{name}.diff")
         return affine(diff, "out", shift=lo)
 
-    def abs(self, x, name=None):
+    def abs(self, x: str, name: str | None = None) -> str:
         """``|x| = relu(x) + relu(-x)``, exactly (two ReLU units per element)."""
         name = name or self._fresh("abs")
         neg = self.scale_shift(x, np.array(-1.0), name=f"{name}.neg")
         return self.add(self.relu(x, name=f"{name}.pos_relu"),
                         self.relu(neg, name=f"{name}.neg_relu"), name=name)
 
-    def add(self, *xs, name=None):
+    def add(self, *xs: str, name: str | None = None) -> str:
         return self.add_node(Add(), list(xs), name)
 
-    def flatten(self, x, name=None):
+    def flatten(self, x: str, name: str | None = None) -> str:
         return self.add_node(Flatten(), [x], name)
 
-    def reshape(self, x, shape, name=None):
+    def reshape(self, x: str, shape: Sequence[int], name: str | None = None) -> str:
         """Reshape to a per-sample ``shape``; one entry may be -1."""
         shape = [int(d) for d in shape]
         size = math.prod(self.shapes[x])
@@ -217,27 +233,30 @@ class NetworkBuilder:
             shape[shape.index(-1)] = size // known if known and size % known == 0 else -1
         return self.add_node(Reshape(shape=tuple(shape)), [x], name)
 
-    def transpose(self, x, perm, name=None):
+    def transpose(self, x: str, perm: Sequence[int], name: str | None = None) -> str:
         return self.add_node(Transpose(perm=tuple(int(p) for p in perm)), [x], name)
 
-    def slice(self, x, axis, start, stop, step=1, name=None):
+    def slice(self, x: str, axis: int, start: int, stop: int, step: int = 1,
+              name: str | None = None) -> str:
         return self.add_node(Slice(axis=int(axis), start=int(start), stop=int(stop),
                                    step=int(step)), [x], name)
 
-    def take(self, x, axis, indices, keepdim=True, name=None):
+    def take(self, x: str, axis: int, indices: int | Sequence[int], keepdim: bool = True,
+             name: str | None = None) -> str:
         if isinstance(indices, (int, np.integer)):
             indices, keepdim = (int(indices),), False
         return self.add_node(Take(axis=int(axis), indices=tuple(int(i) for i in indices),
                                   keepdim=bool(keepdim)), [x], name)
 
-    def concat(self, *xs, axis=0, name=None):
+    def concat(self, *xs: str, axis: int = 0, name: str | None = None) -> str:
         return self.add_node(Concat(axis=int(axis)), list(xs), name)
 
-    def pad(self, x, pads, name=None):
+    def pad(self, x: str, pads: Padding, name: str | None = None) -> str:
         return self.add_node(Pad(pads=padding_pairs(pads, len(self.shapes[x]))), [x], name)
 
-    def rnn(self, x, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="relu",
-            alpha=0.01, return_sequences=True, name=None):
+    def rnn(self, x: str, weight_ih: Param, weight_hh: Param, bias_ih: Param | None = None,
+            bias_hh: Param | None = None, nonlinearity: str = "relu", alpha: float = 0.01,
+            return_sequences: bool = True, name: str | None = None) -> str:
         """An Elman RNN unrolled over the time axis (axis 0) of ``x`` ``[T, F]``.
 
         ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, ``h_{-1} = 0``, as

@@ -8,6 +8,7 @@ from typing import Iterable, Mapping
 
 import networkx as nx
 import numpy as np
+import numpy.typing as npt
 
 from plnet.edges import edge_slots
 from plnet.errors import GraphError, InvalidInputError, ShapeError
@@ -154,7 +155,7 @@ class Network:
         return sum(self.unit_counts().values())
 
     # --- evaluation ----------------------------------------------------------------------
-    def check_input(self, x, what: str = "x") -> np.ndarray:
+    def check_input(self, x: npt.ArrayLike, what: str = "x") -> np.ndarray:
         """Validate a batch ``[B, *input_shape]`` and return it as float64.
 
         Raises:
@@ -162,7 +163,7 @@ class Network:
         """
         return check_batch(x, self.input_shape, what)
 
-    def __call__(self, x) -> np.ndarray:
+    def __call__(self, x: npt.ArrayLike) -> np.ndarray:
         """Float64 forward pass of a batch ``[B, *input_shape]`` -> ``[B, *output_shape]``."""
         from plnet.analysis.interpreter import Interpreter
 
@@ -254,7 +255,7 @@ def _as_param(name, value) -> np.ndarray:
     return arr
 
 
-def check_batch(x, shape: Iterable[int], what: str = "x") -> np.ndarray:
+def check_batch(x: npt.ArrayLike, shape: Iterable[int], what: str = "x") -> np.ndarray:
     """Validate ``x`` as a batch ``[B, *shape]`` of finite reals; return float64."""
     shape = tuple(shape)
     arr = np.asarray(x)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import importlib
+import inspect
 from functools import cache
 from pathlib import Path
 
@@ -216,3 +217,37 @@ def test_the_import_reader_sees_module_function_and_type_checking_imports(source
     found = [(i.target, i.late, i.name)
              for i in _imports_in("plnet.builder", ast.parse(source), False)]
     assert found == expected
+
+
+# --- the public API's signatures ----------------------------------------------------------
+def _public_callables() -> list[str]:
+    import plnet
+
+    # exceptions take a message; their constructors are not part of this contract
+    return [name for name in plnet.__all__ if callable(obj := getattr(plnet, name))
+            and not (isinstance(obj, type) and issubclass(obj, BaseException))]
+
+
+@pytest.mark.parametrize("name", _public_callables())
+def test_every_public_callable_shows_its_real_annotated_signature(name):
+    import plnet
+
+    obj = getattr(plnet, name)
+    params = [p for p in inspect.signature(obj).parameters.values()
+              if p.name not in ("self", "cls")]
+    assert not any(p.kind is p.VAR_KEYWORD for p in params), (
+        f"plnet.{name} hides its parameters behind **{params[-1].name}")
+    missing = [p.name for p in params if p.annotation is inspect.Parameter.empty]
+    assert missing == [], (f"plnet.{name} ({obj.__module__}) has parameters without a type "
+                           f"hint: {missing}")
+
+
+def test_the_lazy_to_torch_entry_point_matches_the_implementation():
+    pytest.importorskip("torch")
+    import plnet
+    from plnet.frontends.torch.export import to_torch
+
+    entry, impl = inspect.signature(plnet.to_torch), inspect.signature(to_torch)
+    assert [(p.name, p.kind, p.default) for p in entry.parameters.values()] == [
+        (p.name, p.kind, p.default) for p in impl.parameters.values()]
+    assert plnet.from_torch.__module__ == "plnet.frontends.torch.convert"

@@ -55,7 +55,7 @@ class FitResult:
     best_score: float
 
     @property
-    def network(self):
+    def network(self) -> Network:
         """The selected model as a :class:`plnet.Network` (float64, for certification)."""
         return self.module.to_network()
 

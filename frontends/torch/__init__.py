@@ -17,18 +17,35 @@ Importing this package does not import torch; the functions do, on first use.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+# convert.py imports torch inside its functions only, so the real function is exposed
+from plnet.frontends.torch.convert import from_torch
+
+if TYPE_CHECKING:
+    import torch
+
+    from plnet.network import Network
+
 __all__ = ["from_torch", "to_torch"]
 
 
-def from_torch(module, example_input, **kwargs):
-    """Lower a module; see :func:`plnet.frontends.torch.convert.from_torch`."""
-    from plnet.frontends.torch.convert import from_torch as impl
+def to_torch(net: Network, *, dtype: torch.dtype | None = None) -> torch.nn.Module:
+    """Export a :class:`plnet.Network` as a ``torch.nn.Module`` computing the same function.
 
-    return impl(module, example_input, **kwargs)
+    This entry point imports torch on first call; the implementation is
+    :func:`plnet.frontends.torch.export.to_torch` (its module subclasses ``torch.nn.Module``,
+    so importing it needs torch).
 
+    Args:
+        net: the network.
+        dtype: parameter dtype (default ``torch.float32``; use ``torch.float64`` to compare
+            with the numpy reference).
 
-def to_torch(net, **kwargs):
-    """Export a network; see :func:`plnet.frontends.torch.export.to_torch`."""
-    from plnet.frontends.torch.export import to_torch as impl
+    Returns:
+        A ``PlnetModule``; ``module.parameter(name)`` gives the ``nn.Parameter`` of an IR
+        parameter, shared by every node that uses it.
+    """
+    from plnet.frontends.torch.export import to_torch as export_to_torch
 
-    return impl(net, **kwargs)
+    return export_to_torch(net, dtype=dtype)

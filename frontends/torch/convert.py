@@ -11,9 +11,16 @@ and the error says so when it happens.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import networkx as nx
+
 from plnet.errors import InvalidInputError, UnsupportedOpError, require
 from plnet.network import Network
+
+if TYPE_CHECKING:  # torch loads inside the functions, so that importing plnet stays light
+    import numpy.typing as npt
+    import torch
 
 
 def _tracer_class():
@@ -30,7 +37,7 @@ def _tracer_class():
     return PlnetTracer
 
 
-def trace(module):
+def trace(module: torch.nn.Module) -> torch.fx.GraphModule:
     """Symbolically trace ``module`` into a ``torch.fx.GraphModule``.
 
     Raises:
@@ -62,8 +69,9 @@ def _defaults(module) -> dict | None:
     return fixed or None
 
 
-def from_torch(module, example_input, *, check: bool = True, check_samples: int = 8,
-               seed: int = 0, drop_trailing: bool = False) -> Network:
+def from_torch(module: torch.nn.Module, example_input: torch.Tensor | npt.ArrayLike, *,
+               check: bool = True, check_samples: int = 8, seed: int = 0,
+               drop_trailing: bool = False) -> Network:
     """Lower a piecewise-linear ``torch.nn.Module`` to a :class:`plnet.Network`.
 
     Supported: ``nn.Sequential`` and custom ``forward`` with residual adds; Linear;
