@@ -10,6 +10,8 @@ to do.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Callable, Sequence
+
 from plnet.builder import NetworkBuilder
 from plnet.errors import NotPiecewiseLinearError, ShapeError, UnsupportedOpError
 # importing the converter families registers them; the registry itself imports none of
@@ -20,8 +22,16 @@ from plnet.frontends.torch import (convert_activations, convert_arith,  # noqa: 
 from plnet.frontends.torch.values import (AffineValue, TensorValue, contains_tensor,
                                           is_tensor_like, to_numpy)
 
+if TYPE_CHECKING:  # for annotations only
+    import numpy.typing as npt
+    import torch
+    import torch.fx
 
-def describe_target(node, root=None) -> str:
+#: what a tensor in the traced graph converts to
+Value = TensorValue | AffineValue
+
+
+def describe_target(node: torch.fx.Node, root: torch.nn.Module | None = None) -> str:
     """A human name for what an fx node calls."""
     if node.op == "call_module":
         kind = type(root.get_submodule(node.target)).__name__ if root is not None else "module"
@@ -33,7 +43,7 @@ def describe_target(node, root=None) -> str:
     return f"{node.op} {node.target}"
 
 
-def function_name(fn) -> str:
+def function_name(fn: Callable) -> str:
     """``torch.relu``, ``torch.nn.functional.relu``, ``operator.add``, ..."""
     import torch
 
@@ -56,7 +66,8 @@ class FxToIR:
         input_name: name of the IR input node.
     """
 
-    def __init__(self, root, graph, input_shape, input_name="input"):
+    def __init__(self, root: torch.fx.GraphModule, graph: torch.fx.Graph,
+                 input_shape: Sequence[int], input_name: str = "input"):
         self.root = root
         self.graph = graph
         self.builder = NetworkBuilder(input_shape, input_name=input_name)
@@ -72,14 +83,16 @@ class FxToIR:
         self.node = None
 
     # --- errors --------------------------------------------------------------------------
-    def where(self, node=None) -> str:
+    def where(self, node: torch.fx.Node | None = None) -> str:
         node = node if node is not None else self.node
         return f"torch.fx node {node.name!r} ({describe_target(node, self.root)})"
 
-    def unsupported(self, message: str, node=None) -> UnsupportedOpError:
+    def unsupported(self, message: str,
+                    node: torch.fx.Node | None = None) -> UnsupportedOpError:
         return UnsupportedOpError(f"{self.where(node)}: {message}")
 
-    def not_pl(self, message: str, node=None) -> NotPiecewiseLinearError:
+    def not_pl(self, message: str,
+               node: torch.fx.Node | None = None) -> NotPiecewiseLinearError:
         return NotPiecewiseLinearError(f"{self.where(node)}: {message}")
 
     # --- names and parameters ------------------------------------------------------------
@@ -91,11 +104,11 @@ class FxToIR:
             name, i = f"{base}_{i}", i + 1
         return name
 
-    def node_name(self, node=None) -> str:
+    def node_name(self, node: torch.fx.Node | None = None) -> str:
         node = node if node is not None else self.node
         return self.fresh(node.target if node.op == "call_module" else node.name)
 
-    def param(self, value, name: str) -> str | None:
+    def param(self, value: torch.Tensor | npt.ArrayLike | None, name: str) -> str | None:
         """Store a constant as a parameter and return its name (None for None).
 
         A torch tensor seen before (the same object, e.g. a weight shared by two layers)
@@ -120,20 +133,20 @@ class FxToIR:
         return unique
 
     # --- values --------------------------------------------------------------------------
-    def shape(self, value) -> tuple[int, ...]:
+    def shape(self, value: Value) -> tuple[int, ...]:
         """Per-sample shape of a tensor value."""
         if isinstance(value, AffineValue):
             value = value.base
         return self.builder.shape(value.node)
 
-    def full_shape(self, value) -> list:
+    def full_shape(self, value: Value) -> list[int | None]:
         """The torch shape, with ``None`` at the batch axis."""
         tv = value.base if isinstance(value, AffineValue) else value
         dims = list(self.shape(tv))
         dims.insert(tv.batch_axis, None)
         return dims
 
-    def materialize(self, value) -> TensorValue:
+    def materialize(self, value: Value) -> TensorValue:
         """Emit a pending elementwise affine map as a scale/shift node."""
         if isinstance(value, TensorValue):
             return value
@@ -148,7 +161,8 @@ class FxToIR:
         self._emitted[id(value)] = (value, tv)
         return tv
 
-    def tensor(self, value, what: str = "input", batch_first: bool = True) -> TensorValue:
+    def tensor(self, value: object, what: str = "input",
+               batch_first: bool = True) -> TensorValue:
         """``value`` as an emitted tensor, or a clear error if it is not one."""
         if not is_tensor_like(value):
             raise self.unsupported(f"expected the {what} to be a tensor computed from the "
@@ -161,7 +175,7 @@ class FxToIR:
                                    f"first (transpose it back before this operation)")
         return tv
 
-    def per_sample_axis(self, value, dim: int, what: str = "dim") -> int:
+    def per_sample_axis(self, value: Value, dim: int, what: str = "dim") -> int:
         """Map a torch dim (batch included) to a per-sample axis; the batch is an error."""
         tv = value.base if isinstance(value, AffineValue) else value
         rank = len(self.shape(tv)) + 1
@@ -175,7 +189,7 @@ class FxToIR:
         return d if d < tv.batch_axis else d - 1
 
     # --- the loop ------------------------------------------------------------------------
-    def run(self):
+    def run(self) -> object:
         """Convert every node; return the value of the graph's output argument."""
         import torch.fx
 

@@ -45,7 +45,7 @@ converts_method = _registrar(
     METHOD_CONVERTERS, "Register a converter for ``call_method`` nodes (``x.name(...)``).")
 
 
-def module_converter(module) -> Callable | None:
+def module_converter(module: object) -> Callable | None:
     """The converter for ``module``'s type, looked up along its MRO."""
     for cls in type(module).__mro__:
         if cls in MODULE_CONVERTERS:

@@ -17,7 +17,7 @@ import numpy as np
 class _BatchSize:
     """The batch size: unknown when tracing, and it must stay the first axis."""
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<batch>"
 
 
@@ -51,7 +51,8 @@ class AffineValue:
     scale: np.ndarray | None = None
     shift: np.ndarray | None = None
 
-    def then(self, scale=None, shift=None) -> "AffineValue":
+    def then(self, scale: np.ndarray | float | None = None,
+             shift: np.ndarray | float | None = None) -> "AffineValue":
         """Compose: ``(self) * scale + shift``."""
         s1, t1 = self.scale, self.shift
         new_scale = s1 if scale is None else (scale if s1 is None else s1 * scale)
@@ -70,12 +71,12 @@ class ShapeValue:
     dims: tuple
 
 
-def is_tensor_like(value) -> bool:
+def is_tensor_like(value: object) -> bool:
     """True for values that depend on the network input."""
     return isinstance(value, (TensorValue, AffineValue))
 
 
-def contains_tensor(value) -> bool:
+def contains_tensor(value: object) -> bool:
     """True if ``value`` (possibly nested in tuples, lists, dicts) depends on the input."""
     if is_tensor_like(value):
         return True
@@ -88,7 +89,7 @@ def contains_tensor(value) -> bool:
     return value is BATCH
 
 
-def to_numpy(value) -> np.ndarray:
+def to_numpy(value: object) -> np.ndarray:
     """A constant (torch tensor or number) as a float64 numpy array."""
     try:
         import torch
