@@ -19,11 +19,11 @@ TRAJECTORY_KEYS = ("loss", "relaxation", "lam", "C", "gamma", "samples", "optimi
                    "momentum", "weight_decay", "batch_size", "seed")
 
 
-def checkpoint_path(checkpoint_dir) -> Path:
+def checkpoint_path(checkpoint_dir: str | os.PathLike) -> Path:
     return Path(checkpoint_dir) / CHECKPOINT_NAME
 
 
-def save_checkpoint(checkpoint_dir, state: dict) -> Path:
+def save_checkpoint(checkpoint_dir: str | os.PathLike, state: dict) -> Path:
     """Write ``state`` atomically (temporary file, then rename), so a crash mid-write leaves
     the previous checkpoint intact."""
     path = checkpoint_path(checkpoint_dir)
@@ -34,7 +34,7 @@ def save_checkpoint(checkpoint_dir, state: dict) -> Path:
     return path
 
 
-def load_checkpoint(checkpoint_dir, config: dict):
+def load_checkpoint(checkpoint_dir: str | os.PathLike, config: dict) -> dict | None:
     """The saved state, or None when the directory holds no checkpoint yet.
 
     Raises:
@@ -64,7 +64,7 @@ def load_checkpoint(checkpoint_dir, config: dict):
     return state
 
 
-def rng_states(shuffle_gen, sample_gen) -> dict:
+def rng_states(shuffle_gen: torch.Generator, sample_gen: torch.Generator) -> dict:
     """Every random state a training step reads."""
     states = {"torch": torch.get_rng_state(), "shuffle": shuffle_gen.get_state(),
               "sample": sample_gen.get_state()}
@@ -73,7 +73,8 @@ def rng_states(shuffle_gen, sample_gen) -> dict:
     return states
 
 
-def restore_rng_states(states: dict, shuffle_gen, sample_gen) -> None:
+def restore_rng_states(states: dict, shuffle_gen: torch.Generator,
+                       sample_gen: torch.Generator) -> None:
     torch.set_rng_state(states["torch"])
     shuffle_gen.set_state(states["shuffle"])
     sample_gen.set_state(states["sample"])

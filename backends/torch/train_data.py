@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from plnet.errors import InvalidInputError, ShapeError
+
+#: one ``(x, y)`` mini-batch
+Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 class ArrayData:
@@ -19,7 +23,7 @@ class ArrayData:
         what: the argument's name, for messages.
     """
 
-    def __init__(self, X, y, input_shape, what: str):
+    def __init__(self, X: Any, y: Any, input_shape: Sequence[int], what: str):
         X = torch.as_tensor(np.asarray(X) if not torch.is_tensor(X) else X)
         y = torch.as_tensor(np.asarray(y) if not torch.is_tensor(y) else y)
         if X.ndim == 0 or y.ndim == 0 or X.shape[0] != y.shape[0]:
@@ -30,10 +34,11 @@ class ArrayData:
         check_inputs(X, input_shape, what)
         self.X, self.y = X, y
 
-    def __len__(self):
+    def __len__(self) -> int:
         return int(self.X.shape[0])
 
-    def batches(self, batch_size: int, shuffle: bool, generator=None):
+    def batches(self, batch_size: int, shuffle: bool,
+                generator: torch.Generator | None = None) -> Iterator[Batch]:
         """Yield ``(x, y)`` batches; the order comes from ``generator`` when shuffling."""
         n = len(self)
         order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
@@ -52,10 +57,11 @@ class LoaderData:
     torch's global RNG, which :func:`fit` seeds and checkpoints.
     """
 
-    def __init__(self, loader, input_shape, what: str):
+    def __init__(self, loader: Iterable, input_shape: Sequence[int], what: str):
         self.loader, self.input_shape, self.what = loader, tuple(input_shape), what
 
-    def batches(self, batch_size: int, shuffle: bool, generator=None):
+    def batches(self, batch_size: int, shuffle: bool,
+                generator: torch.Generator | None = None) -> Iterator[Batch]:
         for i, item in enumerate(self.loader):
             if not isinstance(item, (tuple, list)) or len(item) != 2:
                 raise InvalidInputError(f"{self.what}: batch {i} is a {type(item).__name__}; "
@@ -67,14 +73,14 @@ class LoaderData:
             check_inputs(x, self.input_shape, f"{self.what} (batch {i})")
             yield x, y
 
-    def num_batches(self, batch_size: int):
+    def num_batches(self, batch_size: int) -> int | None:
         try:
             return len(self.loader)
         except TypeError:
             return None
 
 
-def as_data(data, input_shape, what: str):
+def as_data(data: Any, input_shape: Sequence[int], what: str) -> ArrayData | LoaderData | None:
     """Wrap ``(X, y)`` arrays/tensors or an iterable of batches; None stays None."""
     if data is None:
         return None
@@ -89,7 +95,7 @@ def as_data(data, input_shape, what: str):
                             f"(x, y) batches such as a DataLoader, got {type(data).__name__}")
 
 
-def check_inputs(X, input_shape, what: str):
+def check_inputs(X: torch.Tensor, input_shape: Sequence[int], what: str) -> None:
     input_shape = tuple(input_shape)
     if tuple(X.shape[1:]) != input_shape:
         raise ShapeError(f"{what}: inputs have shape {tuple(X.shape)}; the network expects "
@@ -104,7 +110,7 @@ def check_inputs(X, input_shape, what: str):
 TASK_LOSSES = ("cross_entropy", "bce")
 
 
-def check_loss(loss):
+def check_loss(loss: str | Callable) -> str | Callable:
     """A loss name of :data:`TASK_LOSSES` or a callable, returned unchanged.
 
     Raises:
@@ -124,7 +130,7 @@ class TaskLoss:
     ``(logits [B, L], y) -> scalar`` is used as given (accuracy is then not reported).
     """
 
-    def __init__(self, loss, num_outputs: int):
+    def __init__(self, loss: str | Callable, num_outputs: int):
         self.num_outputs = int(num_outputs)
         self.custom = check_loss(loss) if callable(loss) else None
         if self.custom is None:
@@ -133,7 +139,7 @@ class TaskLoss:
                                         f"one has {self.num_outputs} (use 'cross_entropy')")
         self.binary = self.num_outputs == 1
 
-    def targets(self, y: torch.Tensor, device, what: str) -> torch.Tensor:
+    def targets(self, y: torch.Tensor, device: torch.device | str, what: str) -> torch.Tensor:
         """Check labels and put them in the form the loss takes."""
         if self.custom is not None:
             return y.to(device)
@@ -160,7 +166,7 @@ class TaskLoss:
                 logits[:, 0], y.to(logits.dtype))
         return torch.nn.functional.cross_entropy(logits, y)
 
-    def correct(self, logits: torch.Tensor, y: torch.Tensor):
+    def correct(self, logits: torch.Tensor, y: torch.Tensor) -> int | None:
         """Number of correctly classified points, or None for a custom loss."""
         if self.custom is not None:
             return None

@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from plnet.backends.torch.train_data import ArrayData, LoaderData, TaskLoss
+
 #: Percentiles of the margins reported every epoch (as the paper's tables).
 PERCENTILES = (25, 50, 75, 100)
 
 
 @torch.no_grad()
-def evaluate_task(module, data, task, batch_size, device, dtype, what):
+def evaluate_task(module: torch.nn.Module, data: ArrayData | LoaderData, task: TaskLoss,
+                  batch_size: int, device: torch.device, dtype: torch.dtype,
+                  what: str) -> tuple[float, float | None]:
     """Mean task loss and accuracy (None for custom losses) of ``module`` on ``data``."""
     total, correct, count = 0.0, 0, 0
     for x, y in data.batches(batch_size, shuffle=False):
@@ -34,7 +39,7 @@ def evaluate_task(module, data, task, batch_size, device, dtype, what):
     return total / count, (None if correct is None else correct / count)
 
 
-def collect_points(data, limit: int) -> np.ndarray:
+def collect_points(data: ArrayData | LoaderData, limit: int) -> np.ndarray:
     """Up to ``limit`` input points of ``data`` (in its unshuffled order), float64."""
     chunks, count = [], 0
     for x, _ in data.batches(max(1, min(limit, 1024)), shuffle=False):
@@ -45,7 +50,8 @@ def collect_points(data, limit: int) -> np.ndarray:
     return np.concatenate(chunks, axis=0)
 
 
-def margin_metrics(module, points: np.ndarray, chunk: int, engine: str = "certify") -> dict:
+def margin_metrics(module: torch.nn.Module, points: np.ndarray, chunk: int,
+                   engine: str = "certify") -> dict:
     """Certified l2 and l1 margin percentiles and #CLR bounds over ``points``.
 
     ``engine="certify"`` streams :func:`plnet.backends.torch.certify` in the module's own
@@ -108,7 +114,7 @@ def json_ready(record: dict) -> dict:
     return {k: convert(v) for k, v in record.items()}
 
 
-def write_metrics(path, history, append: bool) -> None:
+def write_metrics(path: str | os.PathLike | None, history: list[dict], append: bool) -> None:
     """Write the history as JSON lines (one object per epoch); ``append`` adds the last."""
     if path is None:
         return
