@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from plnet.errors import InvalidInputError
-from plnet.ops.base import PatternOp, expect_shapes, register_op
+from plnet.ops.base import PatternOp, Shape, expect_shapes, register_op
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,31 +23,34 @@ class _ReluLike(PatternOp):
     def _slope(self) -> float:
         raise NotImplementedError
 
-    def output_shape(self, in_shapes, params):
+    def output_shape(self, in_shapes: Sequence[Shape],
+                     params: Mapping[str, np.ndarray]) -> Shape:
         expect_shapes(self, in_shapes)
         return tuple(in_shapes[0])
 
-    def num_units(self, in_shape):
+    def num_units(self, in_shape: Shape) -> int:
         return int(math.prod(in_shape))
 
-    def forward(self, xs, params):
+    def forward(self, xs: Sequence[np.ndarray],
+                params: Mapping[str, np.ndarray]) -> np.ndarray:
         z = xs[0]
         return np.where(z > 0, z, self._slope() * z)
 
-    def pattern(self, z):
+    def pattern(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ties = (z == 0).reshape(z.shape[0], -1).any(axis=1)
         return z > 0, ties
 
-    def tie_units(self, z, indicator):
+    def tie_units(self, z: np.ndarray, indicator: np.ndarray) -> np.ndarray:
         return (z == 0).reshape(z.shape[0], -1)
 
     def diagonal_slope(self, indicator):
         return np.where(indicator, 1.0, self._slope())
 
-    def apply_pattern(self, v, indicator):
+    def apply_pattern(self, v: np.ndarray, indicator: np.ndarray) -> np.ndarray:
         return v * self.diagonal_slope(indicator)[:, None]
 
-    def units(self, z, v, indicator):
+    def units(self, z: np.ndarray, v: np.ndarray,
+              indicator: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         b, t = v.shape[:2]
         n = int(math.prod(z.shape[1:]))
         signs = np.where(indicator, 1.0, -1.0).reshape(b, n)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Mapping, Sequence
+
+import numpy as np
 
 from plnet.errors import ShapeError
-from plnet.ops.base import Op, expect_shapes, register_op
+from plnet.ops.base import Op, Shape, expect_shapes, register_op
 
 
 @register_op
@@ -16,7 +19,8 @@ class Add(Op):
     type_name = "add"
     arity = None
 
-    def output_shape(self, in_shapes, params):
+    def output_shape(self, in_shapes: Sequence[Shape],
+                     params: Mapping[str, np.ndarray]) -> Shape:
         expect_shapes(self, in_shapes)
         first = tuple(in_shapes[0])
         for i, s in enumerate(in_shapes[1:], start=1):
@@ -25,7 +29,8 @@ class Add(Op):
                                  f"add needs equal shapes (insert a reshape or a broadcast)")
         return first
 
-    def forward(self, xs, params):
+    def forward(self, xs: Sequence[np.ndarray],
+                params: Mapping[str, np.ndarray]) -> np.ndarray:
         y = xs[0]
         for x in xs[1:]:
             y = y + x

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Mapping, Sequence
+
+import numpy as np
 
 from plnet.errors import ShapeError
-from plnet.ops.base import Op, expect_shapes, register_op
-from plnet.ops.windows import gather_windows, pooling_table
+from plnet.ops.base import Op, Shape, expect_shapes, register_op
+from plnet.ops.windows import WindowTable, gather_windows, pooling_table
 
 
 @register_op
@@ -33,7 +36,7 @@ class AvgPool(Op):
     ceil_mode: bool = False
     count_include_pad: bool = True
 
-    def table(self, in_shape):
+    def table(self, in_shape: Shape) -> tuple[WindowTable, np.ndarray]:
         """The window table of this pooling for an input of shape ``in_shape`` and each
         output's divisor (used by every implementation of the op)."""
         table = pooling_table(self, in_shape)
@@ -44,12 +47,14 @@ class AvgPool(Op):
                              "than the kernel?)")
         return table, divisor
 
-    def output_shape(self, in_shapes, params):
+    def output_shape(self, in_shapes: Sequence[Shape],
+                     params: Mapping[str, np.ndarray]) -> Shape:
         expect_shapes(self, in_shapes)
         table, _ = self.table(in_shapes[0])
         return (in_shapes[0][0],) + table.out_spatial
 
-    def forward(self, xs, params):
+    def forward(self, xs: Sequence[np.ndarray],
+                params: Mapping[str, np.ndarray]) -> np.ndarray:
         x = xs[0]
         table, divisor = self.table(x.shape[1:])
         y = gather_windows(x, table, 0.0).sum(axis=-1) / divisor

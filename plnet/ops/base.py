@@ -135,7 +135,8 @@ class PatternOp(Op):
         """
         return None
 
-    def units(self, z: np.ndarray, v: np.ndarray, indicator: np.ndarray):
+    def units(self, z: np.ndarray, v: np.ndarray,
+              indicator: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Unit values and their tangents.
 
         Args:
@@ -167,7 +168,7 @@ def param(params: Mapping[str, np.ndarray], name: str, op: Op) -> np.ndarray:
                          f"network's parameter store") from None
 
 
-def int_tuple(value, length: int, what: str) -> tuple[int, ...]:
+def int_tuple(value: int | Sequence[int], length: int, what: str) -> tuple[int, ...]:
     """Normalize an int or a sequence of ints to a tuple of ``length``."""
     if isinstance(value, (int, np.integer)):
         return (int(value),) * length

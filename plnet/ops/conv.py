@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from plnet.errors import ShapeError
-from plnet.ops.base import Op, expect_shapes, param, register_op
-from plnet.ops.windows import gather_windows, spatial_attrs, window_table
+from plnet.ops.base import Op, Shape, expect_shapes, param, register_op
+from plnet.ops.windows import WindowTable, gather_windows, spatial_attrs, window_table
 
 
 @register_op
@@ -34,7 +35,7 @@ class Conv(Op):
     dilation: tuple[int, ...] = (1,)
     groups: int = 1
 
-    def table(self, in_shape, params):
+    def table(self, in_shape: Shape, params: Mapping[str, np.ndarray]) -> WindowTable:
         """The window table of this convolution for an input of shape ``in_shape``."""
         w = param(params, self.weight, self)
         n_sp = w.ndim - 2
@@ -56,7 +57,8 @@ class Conv(Op):
                             tuple(tuple(p) for p in self.padding), tuple(self.dilation), False,
                             "conv")
 
-    def output_shape(self, in_shapes, params):
+    def output_shape(self, in_shapes: Sequence[Shape],
+                     params: Mapping[str, np.ndarray]) -> Shape:
         expect_shapes(self, in_shapes)
         table = self.table(in_shapes[0], params)
         w = params[self.weight]
@@ -64,7 +66,8 @@ class Conv(Op):
             raise ShapeError(f"conv bias {self.bias!r} must have shape ({w.shape[0]},)")
         return (w.shape[0],) + table.out_spatial
 
-    def linear(self, xs, params):
+    def linear(self, xs: Sequence[np.ndarray],
+               params: Mapping[str, np.ndarray]) -> np.ndarray:
         x = xs[0]
         w = params[self.weight]
         table = self.table(x.shape[1:], params)
@@ -76,7 +79,8 @@ class Conv(Op):
         y = np.einsum("bgcok,gdck->bgdo", cols, wg, optimize=True)
         return y.reshape((b, w.shape[0]) + table.out_spatial)
 
-    def forward(self, xs, params):
+    def forward(self, xs: Sequence[np.ndarray],
+                params: Mapping[str, np.ndarray]) -> np.ndarray:
         y = self.linear(xs, params)
         if self.bias is not None:
             y = y + params[self.bias].reshape((-1,) + (1,) * (y.ndim - 2))

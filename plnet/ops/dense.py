@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Mapping, Sequence
 
+
+import numpy as np
 
 from plnet.errors import ShapeError
-from plnet.ops.base import Op, expect_shapes, param, register_op
+from plnet.ops.base import Op, Shape, expect_shapes, param, register_op
 
 
 @register_op
@@ -24,7 +27,8 @@ class Dense(Op):
     weight: str = ""
     bias: str | None = None
 
-    def output_shape(self, in_shapes, params):
+    def output_shape(self, in_shapes: Sequence[Shape],
+                     params: Mapping[str, np.ndarray]) -> Shape:
         expect_shapes(self, in_shapes)
         (shape,) = in_shapes
         w = param(params, self.weight, self)
@@ -39,10 +43,12 @@ class Dense(Op):
                              f"{params[self.bias].shape}")
         return tuple(shape[:-1]) + (w.shape[0],)
 
-    def linear(self, xs, params):
+    def linear(self, xs: Sequence[np.ndarray],
+               params: Mapping[str, np.ndarray]) -> np.ndarray:
         return xs[0] @ params[self.weight].T
 
-    def forward(self, xs, params):
+    def forward(self, xs: Sequence[np.ndarray],
+                params: Mapping[str, np.ndarray]) -> np.ndarray:
         y = self.linear(xs, params)
         if self.bias is not None:
             y = y + params[self.bias]

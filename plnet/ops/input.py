@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Mapping, Sequence
+
+import numpy as np
 
 from plnet.ops.base import Op, Shape, register_op
 
@@ -16,8 +19,11 @@ class Input(Op):
     arity = 0
     shape: Shape = ()
 
-    def output_shape(self, in_shapes, params):
+    def output_shape(self, in_shapes: Sequence[Shape],
+                     params: Mapping[str, np.ndarray]) -> Shape:
         return tuple(self.shape)
 
-    def forward(self, xs, params):  # pragma: no cover - the interpreter feeds inputs itself
+    # never called: the interpreter feeds the input itself
+    def forward(self, xs: Sequence[np.ndarray],
+                params: Mapping[str, np.ndarray]) -> np.ndarray:  # pragma: no cover
         raise RuntimeError("Input has no forward; the interpreter feeds the network's input")

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from plnet.errors import ShapeError
-from plnet.ops.base import PatternOp, expect_shapes, register_op
-from plnet.ops.windows import gather_windows, pooling_table
+from plnet.ops.base import PatternOp, Shape, expect_shapes, register_op
+from plnet.ops.windows import WindowTable, gather_windows, pooling_table
 
 
 @functools.lru_cache(maxsize=256)
@@ -55,36 +56,39 @@ class MaxPool(PatternOp):
     dilation: tuple[int, ...] = (1,)
     ceil_mode: bool = False
 
-    def table(self, in_shape):
+    def table(self, in_shape: Shape) -> WindowTable:
         """The window table of this max pooling for an input of shape ``in_shape``."""
         table = pooling_table(self, in_shape)
         if ((table.index >= 0).sum(axis=1) == 0).any():
             raise ShapeError("max_pool: some window lies entirely in the padding")
         return table
 
-    def comparison_layout(self, in_shape):
+    def comparison_layout(self, in_shape: Shape
+                          ) -> tuple[WindowTable, np.ndarray, np.ndarray]:
         """``(window table, valid-first slot order [O, K], comparison rows [O, K-1])``."""
         table = self.table(in_shape)
         order, rows = _comparison_layout(table.index.tobytes(), table.index.shape)
         return table, order, rows
 
-    def output_shape(self, in_shapes, params):
+    def output_shape(self, in_shapes: Sequence[Shape],
+                     params: Mapping[str, np.ndarray]) -> Shape:
         expect_shapes(self, in_shapes)
         table = self.table(in_shapes[0])
         return (in_shapes[0][0],) + table.out_spatial
 
-    def num_units(self, in_shape):
+    def num_units(self, in_shape: Shape) -> int:
         _, _, rows = self.comparison_layout(in_shape)
         return int(in_shape[0] * rows.sum())
 
-    def forward(self, xs, params):
+    def forward(self, xs: Sequence[np.ndarray],
+                params: Mapping[str, np.ndarray]) -> np.ndarray:
         x = xs[0]
         table = self.table(x.shape[1:])
         y = gather_windows(x, table, -np.inf).max(axis=-1)
         return y.reshape(x.shape[:2] + table.out_spatial)
 
     # --- activation pattern --------------------------------------------------------------
-    def pattern(self, z):
+    def pattern(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         table = self.table(z.shape[1:])
         cols = gather_windows(z, table, -np.inf)  # [B, C, O, K]
         indicator = cols.argmax(axis=-1)  # first maximum, as torch
@@ -95,7 +99,7 @@ class MaxPool(PatternOp):
     def _selected_flat(self, table, indicator):
         return table.index[np.arange(table.index.shape[0]), indicator]  # [B, C, O]
 
-    def apply_pattern(self, v, indicator):
+    def apply_pattern(self, v: np.ndarray, indicator: np.ndarray) -> np.ndarray:
         b, k = v.shape[:2]
         table = self.table(v.shape[2:])
         flat = v.reshape(b, k, v.shape[2], -1)
@@ -125,7 +129,8 @@ class MaxPool(PatternOp):
         tangents = _gather(vf, sel_flat) - _gather(vf, other_flat)
         return values, tangents, rows
 
-    def units(self, z, v, indicator):
+    def units(self, z: np.ndarray, v: np.ndarray,
+              indicator: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         values, tangents, rows = self._comparisons(z, v, indicator)
         b, t = tangents.shape[:2]
         mask = np.broadcast_to(rows, values.shape[1:])  # [C, O, K-1]
@@ -133,7 +138,7 @@ class MaxPool(PatternOp):
         tans = tangents[:, :, mask]  # [B, T, n]
         return vals, tans, np.ones_like(vals)
 
-    def tie_units(self, z, indicator):
+    def tie_units(self, z: np.ndarray, indicator: np.ndarray) -> np.ndarray:
         empty = np.zeros((z.shape[0], 0) + z.shape[1:], dtype=z.dtype)
         values, _, rows = self._comparisons(z, empty, indicator)
         mask = np.broadcast_to(rows, values.shape[1:])

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from plnet.errors import ShapeError
-from plnet.ops.base import Op, expect_shapes, param, register_op
+from plnet.ops.base import Op, Shape, expect_shapes, param, register_op
 
 
 @register_op
@@ -25,7 +26,8 @@ class ScaleShift(Op):
     scale: str | None = None
     shift: str | None = None
 
-    def output_shape(self, in_shapes, params):
+    def output_shape(self, in_shapes: Sequence[Shape],
+                     params: Mapping[str, np.ndarray]) -> Shape:
         expect_shapes(self, in_shapes)
         (shape,) = in_shapes
         for name in self.param_names():
@@ -39,10 +41,12 @@ class ScaleShift(Op):
                                  f"broadcast to the per-sample shape {shape}")
         return tuple(shape)
 
-    def linear(self, xs, params):
+    def linear(self, xs: Sequence[np.ndarray],
+               params: Mapping[str, np.ndarray]) -> np.ndarray:
         return xs[0] * params[self.scale] if self.scale is not None else xs[0]
 
-    def forward(self, xs, params):
+    def forward(self, xs: Sequence[np.ndarray],
+                params: Mapping[str, np.ndarray]) -> np.ndarray:
         y = self.linear(xs, params)
         if self.shift is not None:
             y = y + params[self.shift]

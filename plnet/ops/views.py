@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from plnet.errors import ShapeError
-from plnet.ops.base import Op, expect_shapes, register_op
+from plnet.ops.base import Op, Shape, expect_shapes, register_op
 
 
 def _axis(op, axis: int, rank: int) -> int:
@@ -29,11 +30,13 @@ class Flatten(Op):
 
     type_name = "flatten"
 
-    def output_shape(self, in_shapes, params):
+    def output_shape(self, in_shapes: Sequence[Shape],
+                     params: Mapping[str, np.ndarray]) -> Shape:
         expect_shapes(self, in_shapes)
         return (int(math.prod(in_shapes[0])),)
 
-    def forward(self, xs, params):
+    def forward(self, xs: Sequence[np.ndarray],
+                params: Mapping[str, np.ndarray]) -> np.ndarray:
         return xs[0].reshape(xs[0].shape[0], -1)
 
 
@@ -45,14 +48,16 @@ class Reshape(Op):
     type_name = "reshape"
     shape: tuple[int, ...] = ()
 
-    def output_shape(self, in_shapes, params):
+    def output_shape(self, in_shapes: Sequence[Shape],
+                     params: Mapping[str, np.ndarray]) -> Shape:
         expect_shapes(self, in_shapes)
         if any(d < 0 for d in self.shape) or math.prod(self.shape) != math.prod(in_shapes[0]):
             raise ShapeError(f"reshape: cannot reshape per-sample {tuple(in_shapes[0])} "
                              f"to {self.shape}")
         return tuple(self.shape)
 
-    def forward(self, xs, params):
+    def forward(self, xs: Sequence[np.ndarray],
+                params: Mapping[str, np.ndarray]) -> np.ndarray:
         return xs[0].reshape((xs[0].shape[0],) + tuple(self.shape))
 
 
@@ -64,7 +69,8 @@ class Transpose(Op):
     type_name = "transpose"
     perm: tuple[int, ...] = ()
 
-    def output_shape(self, in_shapes, params):
+    def output_shape(self, in_shapes: Sequence[Shape],
+                     params: Mapping[str, np.ndarray]) -> Shape:
         expect_shapes(self, in_shapes)
         shape = in_shapes[0]
         if sorted(self.perm) != list(range(len(shape))):
@@ -72,7 +78,8 @@ class Transpose(Op):
                              f"{len(shape)} per-sample axes of {tuple(shape)}")
         return tuple(shape[p] for p in self.perm)
 
-    def forward(self, xs, params):
+    def forward(self, xs: Sequence[np.ndarray],
+                params: Mapping[str, np.ndarray]) -> np.ndarray:
         return xs[0].transpose((0,) + tuple(p + 1 for p in self.perm))
 
 
@@ -87,7 +94,8 @@ class Slice(Op):
     stop: int = 0
     step: int = 1
 
-    def output_shape(self, in_shapes, params):
+    def output_shape(self, in_shapes: Sequence[Shape],
+                     params: Mapping[str, np.ndarray]) -> Shape:
         expect_shapes(self, in_shapes)
         shape = list(in_shapes[0])
         ax = _axis(self, self.axis, len(shape))
@@ -100,7 +108,8 @@ class Slice(Op):
         shape[ax] = n
         return tuple(shape)
 
-    def forward(self, xs, params):
+    def forward(self, xs: Sequence[np.ndarray],
+                params: Mapping[str, np.ndarray]) -> np.ndarray:
         x = xs[0]
         ax = _axis(self, self.axis, x.ndim - 1) + 1
         index = [slice(None)] * x.ndim
@@ -121,7 +130,8 @@ class Take(Op):
     indices: tuple[int, ...] = (0,)
     keepdim: bool = True
 
-    def output_shape(self, in_shapes, params):
+    def output_shape(self, in_shapes: Sequence[Shape],
+                     params: Mapping[str, np.ndarray]) -> Shape:
         expect_shapes(self, in_shapes)
         shape = list(in_shapes[0])
         ax = _axis(self, self.axis, len(shape))
@@ -135,7 +145,8 @@ class Take(Op):
         shape[ax] = len(self.indices)
         return tuple(shape)
 
-    def forward(self, xs, params):
+    def forward(self, xs: Sequence[np.ndarray],
+                params: Mapping[str, np.ndarray]) -> np.ndarray:
         x = xs[0]
         ax = _axis(self, self.axis, x.ndim - 1) + 1
         y = np.take(x, np.asarray(self.indices, dtype=np.int64), axis=ax)
@@ -151,7 +162,8 @@ class Concat(Op):
     arity = None
     axis: int = 0
 
-    def output_shape(self, in_shapes, params):
+    def output_shape(self, in_shapes: Sequence[Shape],
+                     params: Mapping[str, np.ndarray]) -> Shape:
         expect_shapes(self, in_shapes)
         first = list(in_shapes[0])
         ax = _axis(self, self.axis, len(first))
@@ -165,7 +177,8 @@ class Concat(Op):
         first[ax] = total
         return tuple(first)
 
-    def forward(self, xs, params):
+    def forward(self, xs: Sequence[np.ndarray],
+                params: Mapping[str, np.ndarray]) -> np.ndarray:
         ax = _axis(self, self.axis, xs[0].ndim - 1) + 1
         return np.concatenate(xs, axis=ax)
 
@@ -178,7 +191,8 @@ class Pad(Op):
     type_name = "pad"
     pads: tuple[tuple[int, int], ...] = ()
 
-    def output_shape(self, in_shapes, params):
+    def output_shape(self, in_shapes: Sequence[Shape],
+                     params: Mapping[str, np.ndarray]) -> Shape:
         expect_shapes(self, in_shapes)
         shape = in_shapes[0]
         if len(self.pads) != len(shape) or any(len(p) != 2 or min(p) < 0 for p in self.pads):
@@ -186,5 +200,6 @@ class Pad(Op):
                              f"pair per per-sample axis of {tuple(shape)}")
         return tuple(n + b + a for n, (b, a) in zip(shape, self.pads))
 
-    def forward(self, xs, params):
+    def forward(self, xs: Sequence[np.ndarray],
+                params: Mapping[str, np.ndarray]) -> np.ndarray:
         return np.pad(xs[0], ((0, 0),) + tuple(tuple(p) for p in self.pads))

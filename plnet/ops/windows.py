@@ -14,6 +14,7 @@ import functools
 import numpy as np
 
 from plnet.errors import ShapeError
+from plnet.ops.base import Op, Shape
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +33,8 @@ class WindowTable:
     in_padded: np.ndarray
 
 
-def output_length(length, kernel, stride, pad_begin, pad_end, dilation, ceil_mode, what="window"):
+def output_length(length: int, kernel: int, stride: int, pad_begin: int, pad_end: int,
+                  dilation: int, ceil_mode: bool, what: str = "window") -> int:
     """Output length of one spatial axis (torch's and ONNX's rule, ceil_mode included)."""
     extent = dilation * (kernel - 1) + 1
     span = length + pad_begin + pad_end - extent
@@ -52,7 +54,9 @@ def output_length(length, kernel, stride, pad_begin, pad_end, dilation, ceil_mod
 
 
 @functools.lru_cache(maxsize=256)
-def window_table(spatial, kernel, stride, padding, dilation, ceil_mode, what="window"):
+def window_table(spatial: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...],
+                 padding: tuple[tuple[int, int], ...], dilation: tuple[int, ...],
+                 ceil_mode: bool, what: str = "window") -> WindowTable:
     """Build the :class:`WindowTable` of one geometry (cached: geometries are static)."""
     per_axis = []
     for length, k, s, (pb, pe), d in zip(spatial, kernel, stride, padding, dilation):
@@ -92,7 +96,7 @@ def gather_windows(x: np.ndarray, table: WindowTable, fill: float) -> np.ndarray
     return ext[:, :, idx]
 
 
-def spatial_attrs(op, n_spatial: int):
+def spatial_attrs(op: Op, n_spatial: int) -> None:
     """Check an op's kernel/stride/padding/dilation tuples against its spatial rank."""
     for name in ("kernel", "stride", "dilation"):
         value = getattr(op, name, None)
@@ -105,7 +109,7 @@ def spatial_attrs(op, n_spatial: int):
                          f"(begin, end)")
 
 
-def pooling_table(op, in_shape) -> WindowTable:
+def pooling_table(op: Op, in_shape: Shape) -> WindowTable:
     """The window table of a pooling op (fields kernel, stride, padding, dilation, ceil_mode)."""
     n_sp = len(op.kernel)
     spatial_attrs(op, n_sp)
