@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from plnet.errors import ConversionMismatch
 from plnet.tolerances import TORCH_CONVERSION_RTOL
 
+if TYPE_CHECKING:  # for annotations only
+    import torch
+    import torch.fx
 
-def check_points(example, samples: int, seed: int) -> np.ndarray:
+    from plnet.network import Network
+
+
+def check_points(example: torch.Tensor, samples: int, seed: int) -> np.ndarray:
     """``samples`` random points around the example batch (the example's first point too)."""
     x0 = example.detach().cpu().double().numpy()
     rng = np.random.default_rng(seed)
@@ -21,7 +28,8 @@ def check_points(example, samples: int, seed: int) -> np.ndarray:
     return base + noise
 
 
-def reference_output(module, gm, output_fx, x: np.ndarray) -> np.ndarray:
+def reference_output(module: torch.nn.Module, gm: torch.fx.GraphModule, output_fx: torch.fx.Node,
+                     x: np.ndarray) -> np.ndarray:
     """The module's value at ``output_fx`` (its output unless a trailing op was dropped)."""
     import torch
     import torch.fx
@@ -46,7 +54,8 @@ def reference_output(module, gm, output_fx, x: np.ndarray) -> np.ndarray:
         return seen["value"].detach().numpy()
 
 
-def check_conversion(module, gm, output_fx, net, example, samples: int, seed: int) -> float:
+def check_conversion(module: torch.nn.Module, gm: torch.fx.GraphModule, output_fx: torch.fx.Node,
+                     net: Network, example: torch.Tensor, samples: int, seed: int) -> float:
     """Raise :class:`ConversionMismatch` unless the module and ``net`` agree.
 
     Returns:

@@ -195,7 +195,7 @@ TRAILING_FUNCTIONS = (F.softmax, torch.softmax, F.log_softmax, torch.log_softmax
 TRAILING_METHODS = ("softmax", "log_softmax", "sigmoid")
 
 
-def trailing_dim(gm, node):
+def trailing_dim(gm: torch.fx.GraphModule, node: torch.fx.Node) -> tuple[bool, int | None]:
     """Whether fx ``node`` is a softmax/log-softmax/sigmoid, and the dim it acts along."""
     if node.op == "call_module":
         module = gm.get_submodule(node.target)

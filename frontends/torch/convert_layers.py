@@ -8,12 +8,19 @@ the batch's own statistics, which is not a fixed function of one sample: it is a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch.nn.functional as F
 from torch import nn
 
 from plnet.frontends.torch.registry import converts_function, converts_module
 from plnet.frontends.torch.values import AffineValue, TensorValue, to_numpy
+
+if TYPE_CHECKING:  # for annotations only: fx_to_ir imports this module
+    import torch.fx
+
+    from plnet.frontends.torch.fx_to_ir import FxToIR
 
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 
@@ -22,7 +29,8 @@ def _param_base(node) -> str:
     return node.target if node.op == "call_module" else node.name
 
 
-def batch_norm_affine(lower, node, module):
+def batch_norm_affine(lower: FxToIR, node: torch.fx.Node,
+                      module: nn.Module) -> tuple[np.ndarray, np.ndarray]:
     """``(scale, shift)`` per channel of an eval-mode batch norm module, or an error."""
     if module.training:
         raise lower.unsupported(f"{type(module).__name__} is in training mode, where it "

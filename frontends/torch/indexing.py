@@ -6,7 +6,14 @@ whole (``:``). Advanced indexing (tensors or lists as indices) is not supported.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from plnet.frontends.torch.values import BATCH, TensorValue
+
+if TYPE_CHECKING:  # for annotations only: fx_to_ir imports the converters that use this
+    import torch.fx
+
+    from plnet.frontends.torch.fx_to_ir import FxToIR
 
 
 def _expand(lower, index, rank):
@@ -32,7 +39,7 @@ def _expand(lower, index, rank):
     return out
 
 
-def index_tensor(lower, node, x, index) -> TensorValue:
+def index_tensor(lower: FxToIR, node: torch.fx.Node, x: object, index: object) -> TensorValue:
     """Lower ``x[index]`` for a traced tensor ``x`` (batch axis anywhere)."""
     tv = lower.tensor(x, batch_first=False)
     dims = [BATCH if d is None else d for d in lower.full_shape(tv)]
