@@ -8,11 +8,17 @@ Each IR node is written by the exporter registered for its op type
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from plnet.errors import InvalidInputError, UnsupportedOpError, require
 from plnet.frontends.onnx.export_registry import MIN_EXPORT_OPSET, lookup_exporter, min_opset
+
+if TYPE_CHECKING:  # onnx loads lazily, inside to_onnx
+    import onnx
+
+    from plnet.network import Network
 
 #: Opset written when none is asked for (from 18 on, Pad carries an ``axes`` input, which
 #: keeps onnxruntime from fusing it wrongly into a MaxPool); newer when an op needs it.
@@ -20,7 +26,7 @@ DEFAULT_OPSET = 18
 BATCH = "N"
 
 
-def to_onnx(net, opset: int | None = None, dtype: str = "float32"):
+def to_onnx(net: Network, opset: int | None = None, dtype: str = "float32") -> onnx.ModelProto:
     """Export a network as an ``onnx.ModelProto``.
 
     The model's input and output have a dynamic batch axis ``N`` in front of the network's

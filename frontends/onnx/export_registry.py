@@ -77,4 +77,5 @@ def exported_op_types() -> list[str]:
 
 def load_exporters() -> None:
     """Import every exporter family (each registers itself)."""
+    # late: the exporter modules import this registry, so a top-level import is a cycle
     import plnet.frontends.onnx.exporters  # noqa: F401

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
@@ -17,12 +20,15 @@ from plnet.frontends.onnx.tensor import Tensor
 from plnet.network import Network
 from plnet.ops import Reshape, Slice
 
+if TYPE_CHECKING:  # onnx loads lazily, inside the functions that need it
+    import onnx
+
 #: Output ops that ``drop_trailing=True`` removes: monotone, so the argmax is unchanged.
 TRAILING_OPS = ("Softmax", "LogSoftmax", "Sigmoid")
 
 
-def from_onnx(model, *, batch_dim: int | None = 0, output: str | None = None,
-              input_names=None, drop_trailing: bool = False, check: bool = True,
+def from_onnx(model: str | os.PathLike | bytes | onnx.ModelProto, *, batch_dim: int | None = 0, output: str | None = None,
+              input_names: str | Sequence[str] | None = None, drop_trailing: bool = False, check: bool = True,
               check_samples: int = 8, seed: int = 0) -> Network:
     """Convert an ONNX model into a :class:`plnet.Network`.
 

@@ -111,5 +111,6 @@ def supported_ops() -> dict[str, list[tuple[int, int | None]]]:
 
 
 def _load_converters() -> None:
-    # importing the package runs every @converter decorator
+    # importing the package runs every @converter decorator; late, because the converter
+    # modules import this registry (a top-level import would be a cycle)
     import plnet.frontends.onnx.converters  # noqa: F401

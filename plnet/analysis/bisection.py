@@ -13,9 +13,12 @@ provably never leaves. A ray still inside at the cap is flagged (:attr:`Bracket.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dataclasses
 
 import numpy as np
+import numpy.typing as npt
 
 from plnet.analysis.arguments import choice, positive_float
 from plnet.analysis.budget import batch_slices
@@ -23,6 +26,9 @@ from plnet.analysis.interpreter import Interpreter
 from plnet.analysis.linearize import Linearization, linearize
 from plnet.errors import InvalidInputError
 from plnet.tolerances import BISECTION_GAP, BISECTION_MAX_RADIUS
+
+if TYPE_CHECKING:  # annotations only: the network module imports the analyses
+    from plnet.network import Network
 
 
 @dataclasses.dataclass
@@ -156,7 +162,7 @@ def bisect_directions(net, lin: Linearization, directions: np.ndarray, gap: floa
     return Bracket(lower, upper, capped)
 
 
-def l1_margin_bisection(net, x, gap: float = BISECTION_GAP, check: str = "halfspaces",
+def l1_margin_bisection(net: Network, x: npt.ArrayLike, gap: float = BISECTION_GAP, check: str = "halfspaces",
                         budget: int | None = None) -> Bracket:
     """The paper's l1 certificate: bisection along the 2D extreme points of the l1 ball.
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dataclasses
 
 import numpy as np
+import numpy.typing as npt
 
 from plnet.analysis.arguments import choice, positive_float, positive_int
 from plnet.analysis.budget import points_per_batch
 from plnet.analysis.linearize import linearize
 from plnet.errors import TieError
 from plnet.tolerances import JACOBIAN_RTOL
+
+if TYPE_CHECKING:  # annotations only: the network module imports the analyses
+    from plnet.network import Network
 
 
 @dataclasses.dataclass
@@ -33,7 +39,7 @@ class RegionCount:
         return iter((self.lower, self.upper))
 
 
-def count_linear_regions(net, X, on_tie: str = "raise", batch_size: int | None = None,
+def count_linear_regions(net: Network, X: npt.ArrayLike, on_tie: str = "raise", batch_size: int | None = None,
                          budget: int | None = None) -> RegionCount:
     """Lower and upper bounds on the complete linear regions of ``net`` among ``X``.
 

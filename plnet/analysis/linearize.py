@@ -18,9 +18,12 @@ weights, and a dense layer feeding a pattern op writes its Jacobian straight int
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dataclasses
 
 import numpy as np
+import numpy.typing as npt
 
 from plnet.analysis.budget import bytes_per_point, format_bytes
 from plnet.analysis.interpreter import Interpreter
@@ -28,6 +31,9 @@ from plnet.analysis.norms import check_finite
 from plnet.analysis.pattern import pattern_keys
 from plnet.errors import MemoryBudgetError
 from plnet.ops import Dense
+
+if TYPE_CHECKING:  # annotations only: the network module imports the analyses
+    from plnet.network import Network
 
 
 @dataclasses.dataclass
@@ -174,7 +180,7 @@ class _LinearizeInterpreter(Interpreter):
         return _Deferred(jac, slope) if slope is not None else op.apply_pattern(jac, indicator)
 
 
-def linearize(net, x) -> Linearization:
+def linearize(net: Network, x: npt.ArrayLike) -> Linearization:
     """Every unit's value and exact input-gradient, and the output's local affine map.
 
     Args:

@@ -7,7 +7,10 @@ boundary (z = 0) gives a margin of 0.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+import numpy.typing as npt
 
 from plnet.analysis.arguments import choice
 from plnet.analysis.bisection import bisect_directions
@@ -15,6 +18,9 @@ from plnet.analysis.budget import batch_slices
 from plnet.analysis.linearize import Linearization, linearize
 from plnet.analysis.norms import dual_norms, safe_ratio
 from plnet.errors import InvalidInputError
+
+if TYPE_CHECKING:  # annotations only: the network module imports the analyses
+    from plnet.network import Network
 
 #: p -> the order of its dual norm q (1/p + 1/q = 1)
 DUAL = {1: np.inf, 2: 2, np.inf: 1}
@@ -46,7 +52,7 @@ def margin_from(lin: Linearization, p=2) -> np.ndarray:
     return dist.min(axis=1) if dist.shape[1] else np.full(dist.shape[0], np.inf)
 
 
-def margin(net, x, p=2, budget: int | None = None) -> np.ndarray:
+def margin(net: Network, x: npt.ArrayLike, p: float | str = 2, budget: int | None = None) -> np.ndarray:
     """Certified l_p margin of each point: the radius of the largest l_p ball around x
     inside its linear region S(x).
 
@@ -130,7 +136,8 @@ def directional_margin_from(lin: Linearization, v) -> np.ndarray:
     return t.min(axis=1) if t.shape[1] else np.full(t.shape[0], np.inf)
 
 
-def directional_margin(net, x, v, method: str = "ratio", budget: int | None = None) -> np.ndarray:
+def directional_margin(net: Network, x: npt.ArrayLike, v: npt.ArrayLike,
+                       method: str = "ratio", budget: int | None = None) -> np.ndarray:
     """Largest t >= 0 with ``x + t v`` in S(x), for each point.
 
     Args:

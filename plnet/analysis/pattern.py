@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dataclasses
 
 import numpy as np
+import numpy.typing as npt
 
 from plnet.analysis.interpreter import Interpreter
+
+if TYPE_CHECKING:  # annotations only: the network module imports the analyses
+    from plnet.network import Network
 
 
 @dataclasses.dataclass
@@ -60,7 +66,7 @@ class _PatternInterpreter(Interpreter):
         return super().run_node(name, op, inputs)
 
 
-def activation_pattern(net, x) -> ActivationPattern:
+def activation_pattern(net: Network, x: npt.ArrayLike) -> ActivationPattern:
     """The activation pattern of every point of a batch, with ties reported.
 
     Args:

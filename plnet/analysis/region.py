@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dataclasses
 
 import numpy as np
+import numpy.typing as npt
 
 from plnet.analysis.linearize import linearize
 from plnet.errors import ShapeError
 from plnet.tolerances import CONTAINS_RTOL
+
+if TYPE_CHECKING:  # annotations only: the network module imports the analyses
+    from plnet.network import Network
 
 
 @dataclasses.dataclass
@@ -58,7 +64,7 @@ class Polyhedron:
         return np.abs(self.A).sum(axis=1) > 0
 
 
-def region(net, x) -> Polyhedron:
+def region(net: Network, x: npt.ArrayLike) -> Polyhedron:
     """The linear region S(x) of one point as halfspaces ``A y >= b``.
 
     Args:
