@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from plnet.backends.torch.lowering import lower
+from plnet.backends.torch.lowerings import lower
 from plnet.errors import InvalidInputError, ShapeError
 
 
@@ -133,7 +133,7 @@ class CompiledNetwork(nn.Module):
         return x.to(device=self.device, dtype=self.dtype)
 
     def run(self, x, visit=None):
-        """Evaluate the graph; ``visit(step, z, ind)`` sees every pattern node's input.
+        """Evaluate the graph; ``visit(step, z)`` sees every pattern node's input ``z``.
 
         Returns:
             The output tensor ``[B, *output_shape]``.

@@ -10,8 +10,8 @@ ReLU slopes computed from the forward rows multiply all rows. The first layer's 
 are the sampled columns of its weight (no GEMM); the output layer's are not needed.
 
 Only plain chains ``input [-> flatten] -> dense -> relu -> ... -> dense`` take this path
-(:func:`dense_chain`); every other network uses the general engine, which gives the same
-numbers.
+(:func:`dense_chain`), recognized by their lowerings' ``fused_role`` ("reshape", "dense",
+"leaky"); every other network uses the general engine, which gives the same numbers.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
-from plnet.backends.torch.lowering import DenseLowering, ReshapeLowering
-from plnet.backends.torch.lowering_pattern import ReluLowering
 
 
 def dense_chain(module):
@@ -47,16 +45,16 @@ def _find_chain(module):
             return None  # not a chain (residual adds, concatenations, ...)
     chain, i = [], 1
     # a leading flatten/reshape to the flat input is a view: skip it
-    while i < len(steps) and isinstance(steps[i].lowering, ReshapeLowering) \
+    while i < len(steps) and steps[i].lowering.fused_role == "reshape" \
             and len(steps[i].lowering.out_shape) == 1:
         i += 1
     while i < len(steps):
-        if not isinstance(steps[i].lowering, DenseLowering):
+        if steps[i].lowering.fused_role != "dense":
             return None
         relu = None
         if i + 1 < len(steps):
             relu = steps[i + 1]
-            if not isinstance(relu.lowering, ReluLowering) or len(relu.lowering.in_shape) != 1:
+            if relu.lowering.fused_role != "leaky" or len(relu.lowering.in_shapes[0]) != 1:
                 return None
         chain.append((steps[i], relu))
         i += 2
@@ -96,8 +94,7 @@ def fused_sampled_terms(module, chain, x, columns, scale=1.0):
     params = module.param_tensors()
     tensors, leaks = [], []
     for dense, relu in chain:
-        op = dense.lowering.op
-        tensors += [params[op.weight], params[op.bias] if op.bias is not None else None]
+        tensors += dense.lowering.weight_and_bias(params)
         leaks.append(relu.lowering.slope if relu is not None else None)
     return _FusedChain.apply(x.reshape(x.shape[0], -1), columns, tuple(leaks), float(scale),
                              *tensors)

@@ -69,93 +69,68 @@ def propagate_tangents(module, pattern: FrozenPattern, columns, sink, workspace=
         The output's tangents ``[R, k, *output_shape]`` (R = 1 if no pattern op is upstream).
     """
     params = module.param_tensors()
-    dtype, device = module.dtype, module.device
     k = len(columns)
     env = [None] * len(module.steps)
-    fusions, done = pool_fusions(module), set()
+    fusions, done = masked_tangent_fusions(module), set()
     for i, step in enumerate(module.steps):
         low = step.lowering
-        if i in done:  # computed together with its ReLU
+        if i in done:  # computed together with its pattern op
             for j in step.free:
                 env[j] = None
             continue
         if not step.inputs:
-            eye = one_hot_columns(columns, module.input_size, dtype, device)
+            eye = one_hot_columns(columns, module.input_size, module.dtype, module.device)
             env[i] = eye.t().reshape((1, k) + module.input_shape)
             continue
         tangents = [env[j] for j in step.inputs]
-        if low.carries_pattern:
-            ind = pattern.indicators[step.name]
-            sink.put(step.unit_slice, low.unit_tangents(tangents[0], ind).transpose(1, 2))
-            out = None
-            if workspace is not None and i != module.output_index:
-                out = functools.partial(workspace.like, ("tangent", i), like=tangents[0])
-            pool = fusions.get(i)
-            if pool is not None and tangents[0].shape[0] == 1:
-                env[pool] = _masked_avg_pool(module.steps[pool].lowering, tangents[0],
-                                             low.local_slopes(ind, dtype), workspace, pool)
-                done.add(pool)
-            else:
-                env[i] = low.apply(tangents[0], ind, out=out)
+        frozen = pattern.indicators.get(step.name)
+        if step.unit_slice is not None:
+            sink.put(step.unit_slice, low.unit_tangents(tangents[0], frozen).transpose(1, 2))
+        consumer = fusions.get(i)
+        if consumer is not None and tangents[0].shape[0] == 1:
+            env[consumer] = module.steps[consumer].lowering.masked_tangent(
+                tangents[0], low.slopes(frozen, module.dtype),
+                out=_reusable(module, workspace, consumer, tangents[0]))
+            done.add(consumer)
         else:
-            rows = max(t.shape[0] for t in tangents)
-            flat = [t.expand((rows,) + t.shape[1:]).reshape((rows * k,) + t.shape[2:])
-                    for t in tangents]
-            out = low.linear(flat, params)
-            env[i] = out.reshape((rows, k) + out.shape[1:])
+            env[i] = low.tangent(tangents, params, frozen,
+                                 out=_reusable(module, workspace, i, tangents[0]))
         for j in step.free:
             env[j] = None
     return env[module.output_index]
 
 
-def pool_fusions(module) -> dict[int, int]:
-    """ReLU steps whose only consumer is a non-overlapping average pool: step -> pool step.
+def _reusable(module, workspace, slot, like):
+    """``out(shape)`` giving workspace memory for step ``slot``'s tangents, or None.
+
+    The output's tangents are returned to the caller and never live in the workspace.
+    """
+    if workspace is None or slot == module.output_index:
+        return None
+    return functools.partial(workspace.like, ("tangent", slot), like=like)
+
+
+def masked_tangent_fusions(module) -> dict[int, int]:
+    """Elementwise pattern steps whose only consumer accepts a masked tangent: step -> it.
 
     Right after the first pattern op the tangents are still shared by all points; masking
-    them per point and then pooling would write and read a ``[B, k, *shape]`` tensor,
-    while pooling the masked shared tangent window slot by window slot writes only the
-    pooled ``[B, k, *pooled]`` result.
+    them per point and then, say, pooling them would write and read a ``[B, k, *shape]``
+    tensor, while the consumer's ``masked_tangent`` writes only its own result.
     """
-    cached = getattr(module, "_pool_fusions", None)
+    cached = module.__dict__.get("_masked_tangent_fusions")
     if cached is not None:
         return cached
-    from plnet.backends.torch.lowering import AvgPoolLowering
-    from plnet.backends.torch.lowering_pattern import ReluLowering
-
     index = {step.name: i for i, step in enumerate(module.steps)}
     fusions = {}
     for i, step in enumerate(module.steps):
         consumers = list(module.net.graph.successors(step.name))
-        if not isinstance(step.lowering, ReluLowering) or len(consumers) != 1 \
+        if step.unit_slice is None or not step.lowering.elementwise or len(consumers) != 1 \
                 or step.name == module.net.output:
             continue
-        pool = module.steps[index[consumers[0]]].lowering
-        if isinstance(pool, AvgPoolLowering) and pool.plain and pool.n_spatial == 2 and \
-                tuple(pool.op.stride) == tuple(pool.op.kernel):
+        if module.steps[index[consumers[0]]].lowering.accepts_masked_tangent:
             fusions[i] = index[consumers[0]]
-    module._pool_fusions = fusions
+    module.__dict__["_masked_tangent_fusions"] = fusions
     return fusions
-
-
-def _masked_avg_pool(pool, shared, slopes, workspace, slot):
-    """``avg_pool(shared * slopes)`` for shared ``[1, k, C, H, W]`` and ``[B, 1, C, H, W]``."""
-    kh, kw = pool.op.kernel
-    ho, wo = pool.out_shape[1:]
-    b = slopes.shape[0]
-    shape = (b, shared.shape[1], shared.shape[2], ho, wo)
-    acc = None
-    for a in range(kh):
-        for c in range(kw):
-            t = shared[..., a:a + kh * ho:kh, c:c + kw * wo:kw]
-            m = slopes[..., a:a + kh * ho:kh, c:c + kw * wo:kw]
-            if acc is None:
-                acc = (torch.mul(t, m, out=workspace.like(("tangent", slot), shape, shared))
-                       if workspace is not None else t * m)
-            elif workspace is not None:
-                acc.addcmul_(t, m)
-            else:
-                acc = acc + t * m
-    return acc.mul_(1.0 / (kh * kw)) if workspace is not None else acc / (kh * kw)
 
 
 class Workspace:

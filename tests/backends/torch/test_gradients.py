@@ -12,6 +12,7 @@ from plnet.tolerances import REFERENCE_RTOL, TORCH_FLOAT32_RTOL
 torch = pytest.importorskip("torch")
 
 from plnet.backends.torch import compile, unit_gradient_sqnorms, unit_gradients  # noqa: E402
+from plnet.backends.torch.perturbation import masked_tangent_fusions  # noqa: E402
 from plnet.backends.torch.recursion import unsupported_nodes  # noqa: E402
 from plnet.testing import strategies as pst  # noqa: E402
 
@@ -133,7 +134,7 @@ def test_relu_then_plain_avg_pool_is_fused_and_exact(cnn_pooled_net, make_points
             z, grad = unit_gradients(module, x, chunk_size=30)
         assert_close(numpy(grad), lin.grad)
     # both blocks qualify; only the first one's tangents are shared, which the fusion needs
-    assert len(module._pool_fusions) == 2
+    assert len(masked_tangent_fusions(module)) == 2
 
 
 def test_a_network_without_units_has_empty_gradients(device):

@@ -1,0 +1,26 @@
+"""Elementwise scale and shift (input normalization, folded batch-norm)."""
+
+from __future__ import annotations
+
+import torch
+
+from plnet.backends.torch.lowerings.base import AffineLowering, lowers
+from plnet.ops import ScaleShift
+
+
+@lowers(ScaleShift)
+class ScaleShiftLowering(AffineLowering):
+    supports_recursion = True
+
+    def forward(self, xs, params):
+        y = self.linear(xs, params)
+        return y + params[self.op.shift] if self.op.shift is not None else y
+
+    def linear(self, xs, params):
+        return xs[0] * params[self.op.scale] if self.op.scale is not None else xs[0]
+
+    def jacobian_step(self, rec, jacs, params, frozen=None):
+        if self.op.scale is None:
+            return rec.view(jacs[0])
+        factor = torch.broadcast_to(params[self.op.scale], self.in_shapes[0])
+        return rec.row_scale(jacs[0], factor.reshape(1, -1))

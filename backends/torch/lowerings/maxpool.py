@@ -1,0 +1,106 @@
+"""Max pooling, 1-d and 2-d (paper, Appendix E): max over windows by a gather of the window
+table; padded slots point at an extra ``-inf`` column, so padding never wins.
+
+A window with n valid positions yields n - 1 comparison units ``z_sel - z_j``, the other
+valid positions j in window-slot order, as :meth:`plnet.ops.MaxPool.units`. Frozen, the op
+selects one input row per output (:meth:`selection_rows`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from plnet.backends.torch.lowerings.base import PatternLowering, as_index, flat_size, lowers
+from plnet.ops import MaxPool
+
+
+@lowers(MaxPool)
+class MaxPoolLowering(PatternLowering):
+    def __init__(self, op, in_shapes, out_shape):
+        super().__init__(op, in_shapes, out_shape)
+        table, order, rows = op.comparison_layout(in_shapes[0])
+        self.channels = in_shapes[0][0]
+        self.n_in = flat_size(in_shapes[0][1:])
+        self.window = as_index(np.where(table.index >= 0, table.index, self.n_in))
+        self.valid_first = as_index(order)
+        self.slot_rank = as_index(np.argsort(order, axis=1))
+        row_o, row_j = np.nonzero(rows)  # the comparison rows of one channel, C order
+        self.row_out = as_index(row_o)
+        self.row_j = as_index(row_j)
+        self.num_units = int(self.channels * len(row_o))
+        self._on_device = {}
+
+    def tables(self, device):
+        """``(window, valid_first, slot_rank, row_out, row_j)`` on ``device``."""
+        if device not in self._on_device:
+            self._on_device[device] = tuple(t.to(device) for t in (
+                self.window, self.valid_first, self.slot_rank, self.row_out, self.row_j))
+        return self._on_device[device]
+
+    def columns(self, z):
+        """``[B, C, O, K]``: every window's values (``-inf`` in padding)."""
+        b = z.shape[0]
+        flat = z.reshape(b, self.channels, self.n_in)
+        pad = flat.new_full((b, self.channels, 1), float("-inf"))
+        return torch.cat([flat, pad], dim=2)[:, :, self.tables(z.device)[0]]
+
+    def forward(self, xs, params):
+        z = xs[0]
+        return self.columns(z).amax(dim=-1).reshape((z.shape[0],) + self.out_shape)
+
+    def indicator(self, z):
+        """``(slot [B, C, O], selected input position [B, C, O], compared position [B, C, R])``."""
+        with torch.no_grad():
+            window, valid_first, slot_rank, row_out, row_j = self.tables(z.device)
+            outputs = torch.arange(window.shape[0], device=z.device)
+            slot = self.columns(z).argmax(dim=-1)  # first maximum, as torch and numpy
+            selected = window[outputs, slot]
+            # the j-th other valid slot skips the selected one in valid-first order
+            rank = slot_rank[outputs, slot][..., row_out]
+            pos = (row_j + (row_j >= rank).to(row_j.dtype)).clamp(max=window.shape[1] - 1)
+            other = window[row_out, valid_first[row_out, pos]]
+            return slot, selected, other
+
+    def pairs(self, t, frozen):
+        """Tangents (or values) at the selected and compared positions, ``[B, K, C, R]``."""
+        _, selected, other = frozen
+        b, k = selected.shape[0], t.shape[1]
+        flat = t.expand((b,) + t.shape[1:]).reshape(b, k, self.channels, self.n_in)
+        sel = selected[..., self.row_out.to(t.device)].unsqueeze(1).expand(b, k, -1, -1)
+        oth = other.unsqueeze(1).expand(b, k, -1, -1)
+        return flat.gather(3, sel), flat.gather(3, oth)
+
+    def units(self, z, frozen):
+        sel, oth = self.pairs(z.unsqueeze(1), frozen)
+        return (sel - oth).reshape(z.shape[0], -1)
+
+    def unit_tangents(self, t, frozen):
+        sel, oth = self.pairs(t, frozen)
+        return (sel - oth).reshape(sel.shape[0], sel.shape[1], -1)
+
+    def tangent(self, ts, params, frozen=None, out=None):
+        _, selected, _ = frozen
+        b, k = selected.shape[0], ts[0].shape[1]
+        flat = ts[0].expand((b,) + ts[0].shape[1:]).reshape(b, k, self.channels, self.n_in)
+        index = selected.reshape(b, 1, self.channels, -1).expand(b, k, -1, -1)
+        if out is None:
+            return flat.gather(3, index).reshape((b, k) + self.out_shape)
+        result = torch.gather(flat, 3, index, out=out(tuple(index.shape)))
+        return result.reshape((b, k) + self.out_shape)
+
+    def selection_rows(self, frozen):
+        """Flat input rows ``[B, n]``: each output's selected row, and each unit's
+        minuend and subtrahend rows."""
+        _, selected, other = frozen
+        b = selected.shape[0]
+        base = (torch.arange(self.channels, device=selected.device) * self.n_in).view(1, -1, 1)
+        plus = selected[..., self.row_out.to(selected.device)] + base
+        return ((selected + base).reshape(b, -1), plus.reshape(b, -1),
+                (other + base).reshape(b, -1))
+
+    def jacobian_step(self, rec, jacs, params, frozen=None):
+        return rec.select(jacs[0], *self.selection_rows(frozen))
+
+    def key(self, frozen):
+        return frozen[0].reshape(frozen[0].shape[0], -1)
