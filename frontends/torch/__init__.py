@@ -5,7 +5,8 @@ conversion; :mod:`~plnet.frontends.torch.fx_to_ir` is the node-by-node fx -> IR 
 ``convert_<family>.py`` hold the converters, registered in
 :mod:`~plnet.frontends.torch.registry` by module type, function or tensor method;
 :mod:`~plnet.frontends.torch.check` compares the module and the network;
-:mod:`~plnet.frontends.torch.export` and ``export_ops.py`` turn a network back into a module.
+:mod:`~plnet.frontends.torch.export` turns a network back into a module (through the torch
+backend's lowerings).
 
 To support a new layer, add a ``convert_<name>`` function decorated with
 ``@converts_module(...)`` (or ``converts_function`` / ``converts_method``) to the file of its

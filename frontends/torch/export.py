@@ -1,15 +1,15 @@
 """``to_torch``: a :class:`plnet.Network` as a ``torch.nn.Module`` computing the same function.
 
-Every IR node becomes an :class:`OpModule`; parameters become ``nn.Parameter`` objects,
-one per name in the network's store, so tied parameters (an unrolled RNN's steps) are the
-same ``Parameter`` object in every node that uses them and train together.
+Every IR node becomes an :class:`OpModule` running the node's torch lowering, the one that
+``plnet.backends.torch.compile`` and the gradient engines use
+(:mod:`plnet.backends.torch.lowerings`). Parameters become ``nn.Parameter`` objects, one
+per name in the network's store, so tied parameters (an unrolled RNN's steps) are the same
+``Parameter`` object in every node that uses them and train together.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
-from plnet.errors import UnsupportedOpError, require
+from plnet.errors import require
 
 
 def _torch():
@@ -19,6 +19,8 @@ def _torch():
 torch = _torch()
 nn = torch.nn
 
+from plnet.backends.torch.lowerings import lower  # noqa: E402  (needs torch)
+
 
 class OpModule(nn.Module):
     """One IR node. ``from_torch`` reads it back as exactly this op (it is a leaf).
@@ -27,37 +29,21 @@ class OpModule(nn.Module):
         node_name: the IR node's name.
         op: the IR op (parameter fields hold IR parameter names).
         weights: op field -> the shared ``nn.Parameter``.
+        lowering: the op's torch lowering.
         in_shapes, out_shape: per-sample shapes.
     """
 
-    def __init__(self, node_name, op, weights, in_shapes, out_shape, dtype):
+    def __init__(self, node_name, op, weights, in_shapes, out_shape):
         super().__init__()
-        from plnet.frontends.torch.export_ops import FORWARDS
-
-        if op.type_name not in FORWARDS:
-            raise UnsupportedOpError(f"to_torch: node {node_name!r} has op "
-                                     f"{op.type_name!r}, which has no torch lowering; add "
-                                     f"one to frontends/torch/export_ops.py")
-        self._forward = FORWARDS[op.type_name]
+        self.lowering = lower(node_name, op, in_shapes, out_shape)
         self.node_name = node_name
         self.op = op
         self.weights = nn.ParameterDict(weights)
-        self.in_shapes = [tuple(s) for s in in_shapes]
-        self.out_shape = tuple(out_shape)
-        if op.type_name == "take":
-            length = self.in_shapes[0][op.axis % len(self.in_shapes[0])]
-            self.register_buffer("indices", torch.tensor([i % length for i in op.indices],
-                                                         dtype=torch.int64))
-        if op.type_name == "avg_pool":
-            _, divisor = op.table(self.in_shapes[0])
-            channels = self.in_shapes[0][0]
-            self.register_buffer("divisor", torch.tensor(
-                np.reshape(divisor, self.out_shape[1:]), dtype=dtype))
-            self.register_buffer("window_ones", torch.ones((channels, 1) + tuple(op.kernel),
-                                                           dtype=dtype))
+        self.in_shapes, self.out_shape = self.lowering.in_shapes, self.lowering.out_shape
 
     def forward(self, *xs):
-        return self._forward(self, *xs)
+        params = {getattr(self.op, field): p for field, p in self.weights.items()}
+        return self.lowering.forward(list(xs), params)
 
     def extra_repr(self) -> str:
         return f"{self.node_name!r}: {self.op.type_name}({self.op.describe()})"
@@ -90,7 +76,7 @@ class PlnetModule(nn.Module):
                        for field in op.param_fields if getattr(op, field) is not None}
             self.nodes[keys[name]] = OpModule(
                 name, op, weights, [net.shapes[u] for u in net.inputs_of(name)],
-                net.shapes[name], dtype)
+                net.shapes[name])
             self._plan.append((keys[name], [keys[u] for u in net.inputs_of(name)]))
         self._input_key, self._output_key = keys[net.input_name], keys[net.output]
         self.plnet_input_name = net.input_name
