@@ -123,6 +123,12 @@ def small_net(request):
 
 
 @pytest.fixture
+def every_small_net():
+    """Name -> each hand-built network (together they use every registered op)."""
+    return {name: build(np.random.default_rng(0)) for name, build in BUILDERS.items()}
+
+
+@pytest.fixture
 def mlp_net():
     return build_mlp(np.random.default_rng(1))
 
