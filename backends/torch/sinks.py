@@ -88,7 +88,7 @@ class NormSink:
         batch = next(iter(self.acc.values())).shape[0]
         for kind in self.kinds:
             if kind == "sq":
-                value = _SumOfSquares.apply(grads) if grads.requires_grad else \
+                value = SumOfSquares.apply(grads) if grads.requires_grad else \
                     _sum_of_squares(grads)
             elif kind == "abs":
                 value = grads.abs().sum(dim=2)
@@ -120,7 +120,7 @@ def _sum_of_squares(grads):
     return grads.square().sum(dim=-1)
 
 
-class _SumOfSquares(torch.autograd.Function):
+class SumOfSquares(torch.autograd.Function):
     """``(g ** 2).sum(-1)`` with one pass over ``g`` forward and one backward.
 
     The generic graph (square, then sum) writes ``g ** 2`` forward and takes several

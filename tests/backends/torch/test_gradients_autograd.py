@@ -97,10 +97,10 @@ def test_bad_arguments_raise_plnet_errors(mlp_net, cnn_avg_net):
 
 
 def test_the_fused_sum_of_squares_passes_gradcheck():
-    from plnet.backends.torch.sinks import _SumOfSquares
+    from plnet.backends.torch.sinks import SumOfSquares
 
     g = torch.randn(2, 3, 4, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(_SumOfSquares.apply, (g,))
-    assert torch.autograd.gradgradcheck(_SumOfSquares.apply, (g,))
-    np.testing.assert_allclose(_SumOfSquares.apply(g).detach().numpy(),
+    assert torch.autograd.gradcheck(SumOfSquares.apply, (g,))
+    assert torch.autograd.gradgradcheck(SumOfSquares.apply, (g,))
+    np.testing.assert_allclose(SumOfSquares.apply(g).detach().numpy(),
                                (g.detach().numpy() ** 2).sum(axis=2), rtol=1e-14)
