@@ -1,10 +1,12 @@
 """Linear views: flatten, reshape, transpose, slice, take, concat, zero pad.
 
 In the Appendix-D recursion a reshape keeps the Jacobian as it is; every other view moves
-Jacobian rows, found once by running the view on numbered positions (:meth:`positions`).
+Jacobian rows, found once by running the view on numbered positions (``positions``).
 """
 
 from __future__ import annotations
+
+import functools
 
 import torch
 import torch.nn.functional as F
@@ -30,23 +32,20 @@ class GatherViewLowering(AffineLowering):
 
     supports_recursion = True
 
+    @functools.cached_property
     def positions(self) -> torch.Tensor:
         """``[n_out]`` long: output element i is element ``p - 1`` of the concatenated
         flat inputs, or a zero where ``p == 0``."""
-        cached = self.__dict__.get("_positions")
-        if cached is None:
-            numbered, offset = [], 1
-            for shape in self.in_shapes:
-                size = flat_size(shape)
-                numbered.append(torch.arange(offset, offset + size, dtype=torch.float64)
-                                .reshape((1,) + shape))
-                offset += size
-            cached = self.linear(numbered, {}).reshape(-1).to(torch.long)
-            self.__dict__["_positions"] = cached
-        return cached
+        numbered, offset = [], 1
+        for shape in self.in_shapes:
+            size = flat_size(shape)
+            numbered.append(torch.arange(offset, offset + size, dtype=torch.float64)
+                            .reshape((1,) + shape))
+            offset += size
+        return self.linear(numbered, {}).reshape(-1).to(torch.long)
 
     def jacobian_step(self, rec, jacs, params, frozen=None):
-        return rec.gather(jacs, self.positions())
+        return rec.gather(jacs, self.positions)
 
 
 @lowers(Transpose)

@@ -61,7 +61,7 @@ def test_declared_capabilities_come_with_their_methods():
         if lowering.fused_role == "dense":
             assert hasattr(lowering, "weight_and_bias"), name
         if lowering.fused_role == "leaky":
-            assert lowering.elementwise, name
+            assert lowering.elementwise and hasattr(lowering, "slope"), name
         if issubclass(lowering, PatternLowering):
             for method in ("forward", "indicator", "units", "unit_tangents", "tangent", "key"):
                 assert getattr(lowering, method) is not getattr(PatternLowering, method), \
