@@ -12,6 +12,7 @@ from plnet.tolerances import REFERENCE_RTOL, TORCH_FLOAT32_RTOL
 torch = pytest.importorskip("torch")
 
 from plnet.backends.torch import compile, unit_gradient_sqnorms, unit_gradients  # noqa: E402
+from plnet.backends.torch.gradients import unit_gradient_norms  # noqa: E402
 from plnet.backends.torch.perturbation import masked_tangent_fusions  # noqa: E402
 from plnet.backends.torch.recursion import unsupported_nodes  # noqa: E402
 from plnet.testing import strategies as pst  # noqa: E402
@@ -162,3 +163,19 @@ def test_the_workspace_is_reused_and_can_be_released(cnn_pooled_net, make_points
         assert not hasattr(module, "_workspace")
         _, after = unit_gradients(module, x)
     np.testing.assert_array_equal(numpy(after), numpy(first))
+
+
+def test_a_fused_pool_at_the_output_keeps_every_chunk_of_its_jacobian():
+    # the pooled tangents are returned chunk by chunk: they must not live in memory that
+    # the next chunk reuses
+    rng = np.random.default_rng(8)
+    b = plnet.NetworkBuilder((1, 6, 6))
+    net = b.build(b.avg_pool(b.relu(b.conv(b.input, rng.normal(size=(2, 1, 3, 3)), None,
+                                           padding=1)), 2))
+    x = rng.normal(size=(3, 1, 6, 6))
+    module = compile(net, device="cpu", dtype=torch.float64)
+    assert masked_tangent_fusions(module)
+    with torch.no_grad():
+        # one axis per chunk: the tangents stay contiguous, so the returned chunks are views
+        _, _, jac = unit_gradient_norms(module, x, ("sq",), chunk_size=1, want_output=True)
+    assert_close(numpy(jac), plnet.linearize(net, x).jacobian)
