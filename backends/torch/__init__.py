@@ -25,6 +25,11 @@ _EXPORTS = {
     "RELAXATIONS": "relaxations",
     "fit": "train",
     "FitResult": "train",
+    "FitConfig": "train_config",
+    "OptimizationConfig": "train_config",
+    "RollConfig": "train_config",
+    "DataConfig": "train_config",
+    "TrackingConfig": "train_config",
 }
 
 __all__ = sorted(_EXPORTS)

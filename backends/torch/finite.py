@@ -55,8 +55,12 @@ def check_finite_results(module, x, pattern, norms, output_jacobian=None) -> Non
     ok = torch.ones(b, dtype=torch.bool, device=pattern.z.device)
     for part in parts:
         ok &= torch.isfinite(part).all(dim=1)
-    if bool(ok.all()):
-        return
+    if not bool(ok.all()):
+        raise_non_finite(module, x, ok)
+
+
+def raise_non_finite(module, x, ok: torch.Tensor) -> None:
+    """Raise :class:`NonFiniteError` for the first point of ``x`` whose ``ok`` is False."""
     first = int((~ok).nonzero()[0, 0])
     node, what = locate_non_finite(module, x[first:first + 1])
     hint = ("" if module.dtype == torch.float64 else

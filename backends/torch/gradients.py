@@ -158,7 +158,14 @@ def unit_gradients(module, x, *, axes=None, chunk_size=None, method="auto"):
     sink = DenseSink(x.shape[0], module.num_units, len(columns), module.dtype, module.device,
                      inplace=not needs_graph(module, x))
     pattern, _ = run_engine(module, x, columns, sink, method=method, chunk_size=chunk_size)
-    return pattern.z, sink.result()
+    z, grad = pattern.z, sink.result()
+    ok = torch.isfinite(z).all(dim=1) & torch.isfinite(grad).flatten(1).all(dim=1)
+    if not bool(ok.all()):
+        # late: finite.py builds on this module, so a top-level import would be a cycle
+        from plnet.backends.torch.finite import raise_non_finite
+
+        raise_non_finite(module, x, ok)
+    return z, grad
 
 
 def unit_gradient_norms(module, x, kinds, *, axes=None, chunk_size=None, method="auto",

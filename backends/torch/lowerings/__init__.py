@@ -20,14 +20,14 @@ autograd.
 
 from plnet.backends.torch.lowerings.activations import LeakyReluLowering, ReluLowering
 from plnet.backends.torch.lowerings.add import AddLowering
-from plnet.backends.torch.lowerings.affine import ScaleShiftLowering
+from plnet.backends.torch.lowerings.avg_pool import AvgPoolLowering
 from plnet.backends.torch.lowerings.base import (LOWERINGS, AffineLowering, Lowering,
                                                  PatternLowering, lower, lowers)
 from plnet.backends.torch.lowerings.conv import ConvLowering
 from plnet.backends.torch.lowerings.dense import DenseLowering
 from plnet.backends.torch.lowerings.input import InputLowering
 from plnet.backends.torch.lowerings.maxpool import MaxPoolLowering
-from plnet.backends.torch.lowerings.pooling import AvgPoolLowering
+from plnet.backends.torch.lowerings.scale_shift import ScaleShiftLowering
 from plnet.backends.torch.lowerings.views import (ConcatLowering, GatherViewLowering,
                                                   PadLowering, ReshapeLowering,
                                                   SliceLowering, TakeLowering,

@@ -57,7 +57,8 @@ def test_overflowing_network_raises_naming_the_node(device):
     second = [n for n in net.order if type(net.op(n)).__name__ == "Dense"][1]
     module = backend.compile(net, device=device, dtype=torch.float64)
     for evaluate in (lambda: backend.margins(module, X, 2),
-                     lambda: backend.certify(module, X, progress=False)):
+                     lambda: backend.certify(module, X, progress=False),
+                     lambda: backend.unit_gradients(module, X)):
         with pytest.raises(NonFiniteError, match="rescale") as info:
             evaluate()
         assert info.value.node == second

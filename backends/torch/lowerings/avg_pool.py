@@ -1,4 +1,4 @@
-"""Average pooling, 1-d and 2-d, with the IR's divisor rule (plnet.ops.pooling)."""
+"""Average pooling, 1-d and 2-d, with the IR's divisor rule (plnet.ops.avg_pool)."""
 
 from __future__ import annotations
 
