@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 
+import networkx as nx
+
 from plnet.errors import InvalidInputError, MemoryBudgetError
 
 #: Bytes the numpy reference may use for one batch unless told otherwise
@@ -43,7 +45,13 @@ def memory_budget(budget: int | None = None) -> int:
 def bytes_per_point(net) -> int:
     """An upper estimate of what :func:`plnet.linearize` needs for one point, in bytes."""
     d = net.input_size
-    sizes = sorted((_size(s) for s in net.shapes.values()), reverse=True)
+    # until the first pattern-carrying op every point shares one Jacobian (batch axis 1),
+    # so only the pattern ops and what follows them cost memory per point
+    per_point = set()
+    for name in net.order:
+        if net.op(name).carries_pattern:
+            per_point |= {name} | nx.descendants(net.graph, name)
+    sizes = sorted((_size(net.shapes[n]) for n in per_point), reverse=True)
     live = sum(sizes[:LIVE_TENSORS])
     return _BYTES * d * (net.num_units + live + _size(net.output_shape))
 

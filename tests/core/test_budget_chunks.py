@@ -46,3 +46,13 @@ def test_linearize_out_of_memory_says_what_it_needed():
     with pytest.raises(MemoryBudgetError, match="smaller batches") as info:
         plnet.linearize(net, np.zeros((4000, d)))  # [B, N, D] is 477 GiB
     assert info.value.needed_bytes >= 4000 * d * d * 8
+
+
+def test_tensors_before_the_first_pattern_op_cost_no_memory_per_point():
+    rng = np.random.default_rng(0)
+    b = plnet.NetworkBuilder((50,))
+    wide = b.dense(b.input, rng.normal(size=(400, 50)))  # shared by every point: batch axis 1
+    h = b.relu(b.dense(wide, rng.normal(size=(3, 400))))
+    net = b.build(b.dense(h, rng.normal(size=(2, 3))))
+    # per point: 3 unit gradients, the ReLU's and the output's Jacobians (3 + 2 rows of D)
+    assert bytes_per_point(net) == 8 * 50 * (3 + (3 + 2) + 2)
