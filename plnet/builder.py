@@ -13,7 +13,7 @@ from plnet.edges import connect
 from plnet.errors import InvalidInputError, ShapeError
 from plnet.network import Network, _as_param
 from plnet.ops import (Add, AvgPool, Concat, Conv, Dense, Flatten, Input, LeakyReLU, MaxPool,
-                       Op, Pad, ReLU, Reshape, ScaleShift, Slice, Take, Transpose)
+                       Op, Pad, PReLU, ReLU, Reshape, ScaleShift, Slice, Take, Transpose)
 from plnet.ops.base import int_tuple
 
 #: an array, or the name of a parameter already in the store (to tie to it)
@@ -180,6 +180,16 @@ class NetworkBuilder:
 
     def leaky_relu(self, x: str, alpha: float = 0.01, name: str | None = None) -> str:
         return self.add_node(LeakyReLU(alpha=float(alpha)), [x], name)
+
+    def prelu(self, x: str, slope: Param, name: str | None = None) -> str:
+        """``x if x > 0 else slope * x`` with a trainable (tieable) ``slope``.
+
+        ``slope`` broadcasts against the per-sample shape by numpy's rules: a number for
+        one slope, ``[C, 1, 1]`` for one per channel of ``[C, H, W]`` (a string ties it to
+        an existing parameter).
+        """
+        name = name or self._fresh("prelu")
+        return self.add_node(PReLU(**self._weights(name, slope=slope)), [x], name)
 
     def clip(self, x: str, lo: float | None = None, hi: float | None = None,
              name: str | None = None) -> str:

@@ -89,7 +89,7 @@ def propagate_tangents(module, pattern: FrozenPattern, columns, sink, workspace=
         consumer = fusions.get(i)
         if consumer is not None and tangents[0].shape[0] == 1:
             env[consumer] = module.steps[consumer].lowering.masked_tangent(
-                tangents[0], low.slopes(frozen, module.dtype),
+                tangents[0], low.slopes(frozen, params, module.dtype),
                 out=_reusable(module, workspace, consumer, tangents[0]))
             done.add(consumer)
         else:

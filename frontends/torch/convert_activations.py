@@ -1,6 +1,6 @@
-"""Activations (ReLU, LeakyReLU, PReLU with one slope, clamp/ReLU6/Hardtanh and abs as
-exact ReLU combinations), identity-like layers, and the registry of layers that are not
-piecewise linear."""
+"""Activations (ReLU, LeakyReLU, PReLU with one slope or one per channel, clamp/ReLU6/
+Hardtanh and abs as exact ReLU combinations), identity-like layers, and the registry of
+layers that are not piecewise linear."""
 
 from __future__ import annotations
 
@@ -46,13 +46,32 @@ def convert_leaky_relu(lower, node, x, negative_slope=0.01, inplace=False):
     return _leaky(lower, node, x, negative_slope)
 
 
+def _prelu(lower, node, x, weight):
+    """torch's prelu: ``weight`` holds 1 slope, or one per channel (dim 1 of ``x``)."""
+    tv = lower.tensor(x)
+    shape = lower.shape(tv)
+    count = int(weight.numel())
+    if count == 1:
+        slope_shape = ()
+    elif shape and count == shape[0]:
+        slope_shape = (count,) + (1,) * (len(shape) - 1)  # right-aligned: per channel
+    else:
+        raise lower.unsupported(f"prelu with {count} slopes on an input of shape "
+                                f"[B, *{shape}]: torch needs 1 slope or one per channel "
+                                f"(dim 1)")
+    name = lower.node_name(node)
+    slope = lower.param(weight, f"{name}.slope", shape=slope_shape)
+    return TensorValue(lower.builder.prelu(tv.node, slope, name=name))
+
+
 @converts_module(nn.PReLU)
-def convert_prelu(lower, node, module, x):
-    if module.weight.numel() != 1:
-        raise lower.unsupported(f"PReLU with {module.weight.numel()} per-channel slopes: "
-                                f"plnet's LeakyReLU has one slope; use PReLU() with "
-                                f"num_parameters=1")
-    return _leaky(lower, node, x, float(module.weight.detach().reshape(())))
+def convert_prelu_module(lower, node, module, x):
+    return _prelu(lower, node, x, module.weight)
+
+
+@converts_function(F.prelu)
+def convert_prelu(lower, node, x, weight):
+    return _prelu(lower, node, x, weight)
 
 
 @converts_module(nn.Identity)

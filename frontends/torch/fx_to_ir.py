@@ -108,11 +108,14 @@ class FxToIR:
         node = node if node is not None else self.node
         return self.fresh(node.target if node.op == "call_module" else node.name)
 
-    def param(self, value: torch.Tensor | npt.ArrayLike | None, name: str) -> str | None:
+    def param(self, value: torch.Tensor | npt.ArrayLike | None, name: str,
+              shape: tuple[int, ...] | None = None) -> str | None:
         """Store a constant as a parameter and return its name (None for None).
 
         A torch tensor seen before (the same object, e.g. a weight shared by two layers)
-        gets the same name, so the IR ties it as torch does.
+        gets the same name, so the IR ties it as torch does. ``shape`` stores the value
+        reshaped (a PReLU's ``[C]`` weight as ``[C, 1, 1]``); the tie then needs the same
+        shape.
         """
         if value is None:
             return None
@@ -122,12 +125,14 @@ class FxToIR:
             is_tensor = isinstance(value, torch.Tensor)
         except ImportError:  # pragma: no cover
             is_tensor = False
-        if is_tensor and id(value) in self._param_by_id:
-            return self._param_by_id[id(value)][1]
+        array = to_numpy(value) if shape is None else to_numpy(value).reshape(shape)
+        seen = self._param_by_id.get(id(value)) if is_tensor else None
+        if seen is not None and self.builder.params[seen[1]].shape == array.shape:
+            return seen[1]
         unique, i = name, 1
         while unique in self.builder.params:
             unique, i = f"{name}_{i}", i + 1
-        self.builder.param(unique, to_numpy(value))
+        self.builder.param(unique, array)
         if is_tensor:
             self._param_by_id[id(value)] = (value, unique)  # keep it alive: ids stay unique
         return unique

@@ -176,8 +176,10 @@ class _LinearizeInterpreter(Interpreter):
         target = self.tangents[:, :, self.slices[name]]
         if not np.shares_memory(tangents, target):
             target[...] = tangents
-        slope = op.diagonal_slope(indicator)
-        return _Deferred(jac, slope) if slope is not None else op.apply_pattern(jac, indicator)
+        slope = op.diagonal_slope(indicator, self.net.params)
+        if slope is None:
+            return op.apply_pattern(jac, indicator, self.net.params)
+        return _Deferred(jac, slope)
 
 
 def linearize(net: Network, x: npt.ArrayLike) -> Linearization:

@@ -1,6 +1,6 @@
 """IR ops: one file per op family; importing this package registers them all."""
 
-from plnet.ops.activations import LeakyReLU, ReLU
+from plnet.ops.activations import LeakyReLU, PReLU, ReLU
 from plnet.ops.add import Add
 from plnet.ops.avg_pool import AvgPool
 from plnet.ops.base import OP_REGISTRY, Op, PatternOp, register_op
@@ -14,5 +14,5 @@ from plnet.ops.views import Concat, Flatten, Pad, Reshape, Slice, Take, Transpos
 __all__ = [
     "OP_REGISTRY", "Op", "PatternOp", "register_op",
     "Add", "AvgPool", "Concat", "Conv", "Dense", "Flatten", "Input", "LeakyReLU", "MaxPool",
-    "Pad", "ReLU", "Reshape", "ScaleShift", "Slice", "Take", "Transpose",
+    "Pad", "PReLU", "ReLU", "Reshape", "ScaleShift", "Slice", "Take", "Transpose",
 ]

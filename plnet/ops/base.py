@@ -8,7 +8,7 @@ an op's attributes, and every array an op sees has the batch first.
 Affine ops implement :meth:`Op.forward` and :meth:`Op.linear` (the forward pass without its
 constant offset); that is all the analyses need, because a Jacobian propagates through an
 affine op as ``linear`` applied to each of its columns. Ops that carry an activation
-pattern (ReLU, LeakyReLU, max pooling) subclass :class:`PatternOp` instead.
+pattern (ReLU, LeakyReLU, PReLU, max pooling) subclass :class:`PatternOp` instead.
 """
 
 from __future__ import annotations
@@ -121,14 +121,17 @@ class PatternOp(Op):
         """Boolean ``[B, num_units]``: True for units that are exactly on their boundary."""
         raise NotImplementedError
 
-    def apply_pattern(self, v: np.ndarray, indicator: np.ndarray) -> np.ndarray:
+    def apply_pattern(self, v: np.ndarray, indicator: np.ndarray,
+                      params: Mapping[str, np.ndarray]) -> np.ndarray:
         """Apply the op's local linear map (fixed by ``indicator``) to ``v``.
 
-        ``v`` has shape ``[B, K, *in_shape]``: K tangent vectors per sample (K may be 1).
+        ``v`` has shape ``[B, K, *in_shape]``: K tangent vectors per sample (K may be 1);
+        ``params`` is the network's parameter store (a PReLU's slope lives there).
         """
         raise NotImplementedError
 
-    def diagonal_slope(self, indicator: np.ndarray) -> np.ndarray | None:
+    def diagonal_slope(self, indicator: np.ndarray,
+                       params: Mapping[str, np.ndarray]) -> np.ndarray | None:
         """If the local map is elementwise, its slopes ``[B, *shape]``; else None.
 
         Lets the linearization engine defer the map and fold it into the next dense layer.

@@ -99,7 +99,8 @@ class MaxPool(PatternOp):
     def _selected_flat(self, table, indicator):
         return table.index[np.arange(table.index.shape[0]), indicator]  # [B, C, O]
 
-    def apply_pattern(self, v: np.ndarray, indicator: np.ndarray) -> np.ndarray:
+    def apply_pattern(self, v: np.ndarray, indicator: np.ndarray,
+                      params: Mapping[str, np.ndarray]) -> np.ndarray:
         b, k = v.shape[:2]
         table = self.table(v.shape[2:])
         flat = v.reshape(b, k, v.shape[2], -1)

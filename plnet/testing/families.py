@@ -16,6 +16,10 @@ from hypothesis import strategies as st
 from plnet.builder import NetworkBuilder
 
 
+#: negative slopes drawn by LeakyReLU and PReLU (negative and above 1 included)
+SLOPES = (0.01, 0.1, 0.3, -0.2, 1.5)
+
+
 class Draft:
     """What a family needs while drawing: the builder, hypothesis' draw, an rng, options."""
 
@@ -42,14 +46,29 @@ class Draft:
         return self.rng.normal(size=n) * 0.5
 
     def activation(self, node):
-        """Append a ReLU or a LeakyReLU (whichever are allowed), or nothing if neither is."""
-        choices = [a for a in ("relu", "leaky_relu") if a in self.allowed]
+        """Append a ReLU, LeakyReLU or PReLU (whichever are allowed), or nothing if none is."""
+        choices = [a for a in ("relu", "leaky_relu", "prelu") if a in self.allowed]
         if not choices:
             return node
-        if self.draw(st.sampled_from(choices)) == "relu":
+        kind = self.draw(st.sampled_from(choices))
+        if kind == "relu":
             return self.b.relu(node)
-        alpha = self.draw(st.sampled_from([0.01, 0.1, 0.3, -0.2, 1.5]))
-        return self.b.leaky_relu(node, alpha)
+        if kind == "leaky_relu":
+            return self.b.leaky_relu(node, self.draw(st.sampled_from(SLOPES)))
+        return self.b.prelu(node, self.prelu_slope(self.shape(node)))
+
+    def prelu_slope(self, shape):
+        """One slope, one per channel (axis 0, ``[C, 1, ...]``) or one per last-axis
+        feature (``[F]``), drawn from :data:`SLOPES` (negative and above 1 included)."""
+        layout = self.draw(st.sampled_from(["scalar", "channel", "last_axis"]))
+        if layout == "scalar":
+            return np.array(self.draw(st.sampled_from(SLOPES)))
+        size = shape[0] if layout == "channel" else shape[-1]
+        values = np.array(self.draw(st.lists(st.sampled_from(SLOPES), min_size=size,
+                                             max_size=size)))
+        if layout == "channel":
+            return values.reshape((size,) + (1,) * (len(shape) - 1))
+        return values
 
     def dense(self, node, width, bias=True):
         fan_in = self.shape(node)[-1]

@@ -15,7 +15,8 @@ Networks are drawn from four families that together use every IR op: MLPs (dense
 the last axis, residual n-ary adds, concat branches, scale/shift, slice, take, reshape and
 transpose), 1-d and 2-d CNNs (convolutions with stride, asymmetric padding, dilation and
 groups; max and average pooling with ceil_mode; zero padding; residual and concat branches;
-channel mixing through transposes) and unrolled Elman RNNs (ReLU and LeakyReLU). The
+channel mixing through transposes) and unrolled Elman RNNs (ReLU and LeakyReLU); their
+activations are ReLUs, LeakyReLUs and PReLUs (one slope, or one per channel or feature). The
 structure and shapes are drawn with hypothesis, so failures shrink; weights come from numpy
 with a hypothesis-drawn seed (drawing arrays element-wise would be slow). Weights and points
 are continuous random values, so points on a region boundary (ties) are essentially never
@@ -50,6 +51,8 @@ FAMILIES = ("mlp", "cnn1d", "cnn2d", "rnn")
 
 #: every op type name (what ``ops=`` may contain)
 ALL_OPS = frozenset(OP_REGISTRY) - {"input"}
+#: the op types that carry an activation pattern (units)
+PATTERN_OPS = frozenset(name for name, cls in OP_REGISTRY.items() if cls.carries_pattern)
 
 _SEEDS = st.integers(0, 2**32 - 1)
 
@@ -78,8 +81,9 @@ def networks(*, families: Sequence[str] = FAMILIES, ops: Sequence[str] | None = 
     Args:
         families: any of ``"mlp"``, ``"cnn1d"``, ``"cnn2d"``, ``"rnn"``.
         ops: op type names the networks may use (default: all). Blocks that need another
-            op are never drawn; with ``min_units >= 1`` at least one of ``relu``,
-            ``leaky_relu`` or ``max_pool`` must be allowed.
+            op are never drawn; with ``min_units >= 1`` at least one pattern op
+            (:data:`PATTERN_OPS`: ``relu``, ``leaky_relu``, ``prelu``, ``max_pool``) must
+            be allowed.
         max_depth: the most blocks (layers, residual blocks, branches, pools, views) drawn
             after the input.
         input_shapes: a strategy (or a list) of per-sample input shapes; families whose
@@ -104,9 +108,9 @@ def networks(*, families: Sequence[str] = FAMILIES, ops: Sequence[str] | None = 
     if allowed - ALL_OPS:
         raise InvalidInputError(f"networks(): unknown op types {sorted(allowed - ALL_OPS)}; "
                                 f"known: {sorted(ALL_OPS)}")
-    if min_units > 0 and not {"relu", "leaky_relu", "max_pool"} & allowed:
-        raise InvalidInputError("networks(): min_units > 0 needs relu, leaky_relu or max_pool "
-                                "among the allowed ops")
+    if min_units > 0 and not PATTERN_OPS & allowed:
+        raise InvalidInputError(f"networks(): min_units > 0 needs one of "
+                                f"{sorted(PATTERN_OPS)} among the allowed ops")
     families = tuple(f for f in families if _family_usable(f, allowed))
     if not families or max_depth < 1 or min_units > max_units:
         raise InvalidInputError("networks(): these options admit no network (check "
@@ -253,5 +257,5 @@ def tied_network_and_point(draw, max_depth: int = 2):
     return builder.build(node), x.reshape((1,) + builder.shape(builder.input))
 
 
-__all__ = ["ALL_OPS", "FAMILIES", "directions_for", "network_and_points", "networks",
+__all__ = ["ALL_OPS", "FAMILIES", "PATTERN_OPS", "directions_for", "network_and_points", "networks",
            "points_for", "tied_network_and_point"]

@@ -32,6 +32,9 @@ def _torch_node(torch, F, net, op, xs):
         return torch.relu(xs[0])
     if t == "leaky_relu":
         return F.leaky_relu(xs[0], op.alpha)
+    if t == "prelu":  # torch's prelu: the slope broadcasts like an elementwise product
+        slope = params[op.slope]
+        return torch.where(xs[0] > 0, xs[0], slope * xs[0])
     if t == "add":
         return sum(xs[1:], xs[0])
     if t == "flatten":
@@ -171,6 +174,7 @@ OP_EXAMPLES = {
     "add": ((2, 3), lambda b, rng: b.add(b.input, b.relu(b.input), b.scale_shift(b.input, 2.0))),
     "relu": ((2, 3), lambda b, rng: b.relu(b.input)),
     "leaky_relu": ((2, 3), lambda b, rng: b.leaky_relu(b.input, -0.3)),
+    "prelu": ((2, 3, 2), lambda b, rng: b.prelu(b.input, np.array([[[-0.4]], [[1.7]]]))),
 }
 
 

@@ -64,6 +64,33 @@ def test_parameters_are_tied_by_name():
         b.dense(b.input, "missing")
 
 
+@pytest.mark.parametrize("shape,slope", [((2, 3, 3), [[[0.5]], [[-2.0]]]),
+                                         ((4,), [1.5, 0.0, -1.0, 0.2]), ((3, 2), 0.25),
+                                         ((3, 2), [0.1, 3.0])])
+def test_prelu_broadcasts_its_slope_right_aligned(shape, slope):
+    b = plnet.NetworkBuilder(shape)
+    net = b.build(b.prelu(b.input, np.array(slope), name="act"))
+    x = np.random.default_rng(0).normal(size=(5,) + shape)
+    np.testing.assert_array_equal(net(x), np.where(x > 0, x, np.array(slope) * x))
+    assert net.num_units == int(np.prod(shape))
+
+
+@pytest.mark.parametrize("slope", [np.ones(2), np.ones((3, 1, 1)), np.ones((1, 2, 3, 3))])
+def test_a_prelu_slope_that_does_not_broadcast_is_a_shape_error(slope):
+    b = plnet.NetworkBuilder((2, 3, 3))
+    with pytest.raises(ShapeError, match=r"node 'act' \(prelu\).*does not broadcast"):
+        b.prelu(b.input, slope, name="act")
+    b.prelu(b.input, np.ones((2, 1, 1)), name="act")  # the rejected slope was forgotten
+
+
+def test_prelu_slopes_are_tied_by_name():
+    b = plnet.NetworkBuilder((3,))
+    h = b.prelu(b.input, np.array([0.1, -1.0, 2.0]), name="first")
+    net = b.build(b.prelu(b.dense(h, np.eye(3)), "first.slope"))
+    assert len(net.params) == 2  # the slope and the dense weight
+    assert {net.op(n).slope for n in net.pattern_nodes()} == {"first.slope"}
+
+
 def test_layer_helpers():
     b = plnet.NetworkBuilder((2, 3))
     assert b.shape(b.reshape(b.input, (-1,))) == (6,)

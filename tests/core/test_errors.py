@@ -186,5 +186,5 @@ def test_strategy_options_that_make_no_sense_are_refused():
         pst.networks(families=["transformer"])
     with pytest.raises(InvalidInputError, match=r"unknown op types \['softmax'\]"):
         pst.networks(ops=["dense", "softmax"])
-    with pytest.raises(InvalidInputError, match="min_units > 0 needs relu, leaky_relu or max_pool"):
+    with pytest.raises(InvalidInputError, match=r"min_units > 0 needs one of .*'prelu'.*'relu'"):
         pst.networks(ops=["dense"])

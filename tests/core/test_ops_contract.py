@@ -46,7 +46,7 @@ def check_op(net, name, inputs, rng):
     assert tuple(out.shape[1:]) == tuple(op.output_shape(in_shapes, params)) == net.shapes[name]
 
     if op.carries_pattern:
-        check_pattern_op(op, inputs[0], out, net.shapes[net.inputs_of(name)[0]], rng)
+        check_pattern_op(op, inputs[0], out, net.shapes[net.inputs_of(name)[0]], params, rng)
     else:
         # forward = linear + an offset that does not depend on the input
         other = [rng.normal(size=x.shape) for x in inputs]
@@ -63,20 +63,22 @@ def check_op(net, name, inputs, rng):
     assert isinstance(op.describe(), str)
 
 
-def check_pattern_op(op, z, out, in_shape, rng):
+def check_pattern_op(op, z, out, in_shape, params, rng):
     indicator, ties = op.pattern(z)
     assert not ties.any()
     # the local linear map reproduces the forward at z and on nearby points of its region
-    close(op.apply_pattern(z[:, None], indicator)[:, 0], out)
+    close(op.apply_pattern(z[:, None], indicator, params)[:, 0], out)
     near = z + 1e-9 * rng.normal(size=z.shape)
     near_indicator, _ = op.pattern(near)
     if np.array_equal(near_indicator, indicator):
-        close(op.apply_pattern(near[:, None], indicator)[:, 0], op.forward([near], {}))
+        close(op.apply_pattern(near[:, None], indicator, params)[:, 0],
+              op.forward([near], params))
     # apply_pattern is linear in its tangents
     v = rng.normal(size=(z.shape[0], 2) + z.shape[1:])
-    both = op.apply_pattern(v, indicator)
-    close(op.apply_pattern(v[:, :1] + 2 * v[:, 1:], indicator)[:, 0], both[:, 0] + 2 * both[:, 1])
-    slope = op.diagonal_slope(indicator)
+    both = op.apply_pattern(v, indicator, params)
+    close(op.apply_pattern(v[:, :1] + 2 * v[:, 1:], indicator, params)[:, 0],
+          both[:, 0] + 2 * both[:, 1])
+    slope = op.diagonal_slope(indicator, params)
     if slope is not None:  # the elementwise fast path must be the same map
         close(v * slope[:, None], both)
     values, tangents, signs = op.units(z, v, indicator)

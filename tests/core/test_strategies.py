@@ -39,6 +39,11 @@ def features_of(net):
                 out.add("avg_pool_exclude_pad")
         if t == "leaky_relu" and op.alpha < 0:
             out.add("leaky_relu_negative_alpha")
+        if t == "prelu":
+            slope = net.params[op.slope]
+            out.add("prelu_scalar" if slope.size == 1 else "prelu_per_channel")
+            out |= {"prelu_negative_slope"} if (slope < 0).any() else set()
+            out |= {"prelu_slope_above_one"} if (slope > 1).any() else set()
         if t == "add" and len(net.inputs_of(name)) > 2:
             out.add("add_nary")
         if t == "add" and net.input_name in net.inputs_of(name):
@@ -65,7 +70,8 @@ def test_the_strategies_use_every_registered_op_and_attribute():
               "max_pool_stride", "max_pool_dilation", "avg_pool1d", "avg_pool2d",
               "avg_pool_ceil_mode", "avg_pool_padding", "avg_pool_exclude_pad",
               "leaky_relu_negative_alpha", "add_nary", "rnn_relu", "rnn_leaky_relu",
-              "take_drops_axis"}
+              "take_drops_axis", "prelu_scalar", "prelu_per_channel", "prelu_negative_slope",
+              "prelu_slope_above_one"}
     assert wanted <= set(seen), f"never drawn: {wanted - set(seen)}"
 
 

@@ -12,13 +12,15 @@ decorate it with ``@lowers(OpClass)``, import it below, and derive it from
   there is an offset) gives the perturbation engine for free; set ``supports_recursion``
   and write ``jacobian_step`` if its Jacobian is one of the recursion's primitives;
 - :class:`PatternLowering` for a pattern-carrying op: ``forward``, ``indicator``,
-  ``units``, ``unit_tangents``, ``tangent``, ``key`` and ``jacobian_step`` together.
+  ``units``, ``unit_tangents``, ``tangent``, ``key`` and ``jacobian_step`` together
+  (and ``slopes(frozen, params, dtype)`` when ``elementwise``).
 
 ``tests/backends/torch/test_lowering_registry.py`` then checks it against the numpy op and
 autograd.
 """
 
-from plnet.backends.torch.lowerings.activations import LeakyReluLowering, ReluLowering
+from plnet.backends.torch.lowerings.activations import (LeakyReluLowering, PReluLowering,
+                                                        ReluLowering)
 from plnet.backends.torch.lowerings.add import AddLowering
 from plnet.backends.torch.lowerings.avg_pool import AvgPoolLowering
 from plnet.backends.torch.lowerings.base import (LOWERINGS, AffineLowering, Lowering,
@@ -37,6 +39,6 @@ __all__ = [
     "LOWERINGS", "AffineLowering", "Lowering", "PatternLowering", "lower", "lowers",
     "AddLowering", "AvgPoolLowering", "ConcatLowering", "ConvLowering", "DenseLowering",
     "GatherViewLowering", "InputLowering", "LeakyReluLowering", "MaxPoolLowering",
-    "PadLowering", "ReluLowering", "ReshapeLowering", "ScaleShiftLowering", "SliceLowering",
-    "TakeLowering", "TransposeLowering",
+    "PadLowering", "PReluLowering", "ReluLowering", "ReshapeLowering", "ScaleShiftLowering",
+    "SliceLowering", "TakeLowering", "TransposeLowering",
 ]

@@ -73,7 +73,8 @@ class Lowering:
     #: matrices that the recursion does not form (the perturbation engine handles them)
     supports_recursion: ClassVar[bool] = False
     #: in the fused dense-chain pass: "reshape" (a no-op on flat rows), "dense"
-    #: (:meth:`weight_and_bias`), "leaky" (``z if z > 0 else slope * z``), or None
+    #: (:meth:`weight_and_bias`), "leaky" (``z if z > 0 else slope * z`` with a constant
+    #: ``slope`` attribute), or None (networks with the op take the general engines)
     fused_role: ClassVar[str | None] = None
     #: whether :meth:`masked_tangent` exists (per node: it may depend on the attributes)
     accepts_masked_tangent: bool = False
@@ -159,7 +160,7 @@ class PatternLowering(Lowering):
         """``[B, m]`` integers: equal rows exactly for equal patterns."""
         raise NotImplementedError
 
-    def slopes(self, frozen, dtype) -> torch.Tensor:
+    def slopes(self, frozen, params, dtype) -> torch.Tensor:
         """``[B, 1, *in]`` multipliers of the frozen map (``elementwise`` ops only)."""
         raise NotImplementedError
 

@@ -1,13 +1,13 @@
-"""Piecewise-linear activations: Relu, LeakyRelu, PRelu (scalar slope), Clip, HardSigmoid,
-Abs."""
+"""Piecewise-linear activations: Relu, LeakyRelu, PRelu, Clip, HardSigmoid, Abs."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from plnet.frontends.onnx.converters.broadcasting import with_constant
 from plnet.frontends.onnx.registry import converter
 from plnet.frontends.onnx.tensor import Tensor
-from plnet.ops import LeakyReLU, ReLU
+from plnet.ops import LeakyReLU, PReLU, ReLU
 
 
 @converter("Relu")
@@ -24,12 +24,12 @@ def convert_leaky_relu(node):
 
 @converter("PRelu")
 def convert_prelu(node):
-    x = node.tensor(0)
-    slope = node.const(1, "slope")
-    if np.unique(slope).size != 1:
-        raise node.error(f"PRelu with a per-channel slope (shape {slope.shape}) has no single "
-                         f"IR op; only a scalar slope (LeakyRelu) is supported")
-    return node.ctx.emit(LeakyReLU(alpha=float(slope.flat[0])), [x], node.name, x)
+    """A PReLU whose slope is the ONNX slope: any shape that broadcasts (unidirectionally,
+    numpy rules, as from opset 7, the oldest plnet reads) to the input's, with its batch
+    axis removed."""
+    x, slope = with_constant(node, node.tensor(0), node.const(1, "slope"))
+    slope_name = node.ctx.param(f"{node.name}.slope", slope)
+    return node.ctx.emit(PReLU(slope=slope_name), [x], node.name, x)
 
 
 def _elementwise(node, build):

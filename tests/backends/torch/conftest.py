@@ -98,6 +98,15 @@ def build_views(rng):
     return b.build(b.dense(m, _w(rng, 2, b.shape(m)[0])))
 
 
+def build_prelu(rng):
+    """Conv, per-channel PReLU (a negative and a >1 slope), dense, scalar PReLU, dense."""
+    b = NetworkBuilder((1, 5, 5))
+    h = b.conv(b.input, _w(rng, 2, 1, 3, 3), rng.normal(0, 0.2, 2))
+    h = b.flatten(b.prelu(h, np.array([-0.3, 1.4]).reshape(2, 1, 1)))
+    h = b.prelu(b.dense(h, _w(rng, 6, b.shape(h)[0]), rng.normal(0, 0.2, 6)), 0.25)
+    return b.build(b.dense(h, _w(rng, 3, 6)))
+
+
 BUILDERS = {
     "mlp": build_mlp,
     "cnn_avg": build_cnn_avg,
@@ -105,6 +114,7 @@ BUILDERS = {
     "residual": build_residual,
     "rnn": build_rnn,
     "views": build_views,
+    "prelu": build_prelu,
 }
 
 

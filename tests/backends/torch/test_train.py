@@ -217,3 +217,52 @@ def test_fit_trains_on_every_device(mlp_net, device):
     result = quick(mlp_net, blobs(), device=device, lam=0.2, samples=2, epochs=1)
     assert next(result.module.parameters()).device.type == device
     assert np.isfinite(result.history[0]["train_loss"])
+
+
+def prelu_mlp(seed=0):
+    """6 -> 8 (PReLU, one slope per unit) -> 7 (PReLU, one slope) -> 3."""
+    rng = np.random.default_rng(seed)
+    b = plnet.NetworkBuilder((6,))
+    h = b.prelu(b.dense(b.input, rng.normal(0, 0.4, (8, 6)), rng.normal(0, 0.3, 8)),
+                rng.choice([-0.5, 0.25, 1.5], 8), name="act1")
+    h = b.prelu(b.dense(h, rng.normal(0, 0.4, (7, 8)), rng.normal(0, 0.3, 7)), 0.2, name="act2")
+    return b.build(b.dense(h, rng.normal(0, 0.4, (3, 7))))
+
+
+@pytest.mark.parametrize("samples", [None, 3])
+def test_the_roll_loss_is_differentiable_in_prelu_slopes(samples):
+    from plnet.backends.torch import roll_regularizer
+    from plnet.backends.torch.fused import dense_chain
+
+    module = compile(prelu_mlp(), device="cpu", dtype=torch.float64)
+    assert dense_chain(module) is None  # per-unit slopes take the general engine
+    x = torch.as_tensor(blobs(n=8)[0])
+    # the units are pre-activations: act1's slopes shape the second layer's units and
+    # their gradients, act2's only the output
+    slopes = [module.param_tensors()[f"act{i}.slope"] for i in (1, 2)]
+    assert all(isinstance(s, torch.nn.Parameter) for s in slopes)
+
+    def loss():
+        return roll_regularizer(module, x, C=1.0, samples=samples,
+                                generator=torch.Generator().manual_seed(0))
+
+    grads = torch.autograd.grad(loss(), slopes, allow_unused=True)
+    assert torch.isfinite(grads[0]).all() and grads[0].abs().sum() > 0
+    assert grads[1] is None
+    # central differences along a random direction of the first layer's slopes
+    direction, h = torch.randn(slopes[0].shape, dtype=torch.float64), 1e-6
+    with torch.no_grad():
+        slopes[0].add_(h * direction)
+        up = loss()
+        slopes[0].sub_(2 * h * direction)
+        down = loss()
+        slopes[0].add_(h * direction)
+    assert float((up - down) / (2 * h)) == pytest.approx(float(grads[0] @ direction), rel=1e-5)
+
+
+def test_fit_updates_prelu_slopes():
+    net = prelu_mlp()
+    result = quick(net, blobs(), epochs=2, lam=1.0)
+    for name in ("act1.slope", "act2.slope"):
+        assert result.network.params[name].shape == net.params[name].shape
+        assert not np.allclose(result.network.params[name], net.params[name]), name

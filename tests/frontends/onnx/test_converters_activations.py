@@ -57,14 +57,35 @@ def test_hard_sigmoid_is_an_exact_clip(ox, attrs):
     assert {net.op(n).type_name for n in net.pattern_nodes()} == {"relu"}
 
 
-def test_prelu_with_scalar_slope_is_a_leaky_relu(ox):
-    net = ox.convert_and_compare(ox.one_node("PRelu", [None, 4], consts={"s": np.float32([0.25])}))
-    assert [net.op(n).type_name for n in net.pattern_nodes()] == ["leaky_relu"]
+PRELU_SLOPES = {  # ONNX input shape, slope shape (unidirectional numpy broadcasting)
+    "scalar": ([None, 4], ()),
+    "one": ([None, 4], (1,)),
+    "per_feature": ([None, 4], (4,)),
+    "per_channel_2d": ([None, 3, 2, 2], (3, 1, 1)),
+    "per_channel_1d": ([None, 2, 5], (2, 1)),
+    "per_column": ([None, 3, 2, 2], (2,)),
+    "with_batch_axis": ([None, 3, 4], (1, 3, 4)),
+}
 
 
-def test_prelu_with_channel_slopes_is_refused(ox):
-    model = ox.one_node("PRelu", [None, 2], consts={"s": np.float32([0.1, 0.2])})
-    with pytest.raises(plnet.UnsupportedOpError, match="PRelu"):
+@pytest.mark.parametrize("opset", [7, 9, 16, 17])
+@pytest.mark.parametrize("case", sorted(PRELU_SLOPES))
+def test_prelu_keeps_any_broadcastable_slope_as_a_parameter(ox, case, opset):
+    in_shape, slope_shape = PRELU_SLOPES[case]
+    rng = np.random.default_rng(3)
+    slope = rng.choice([-0.5, 0.25, 1.5, 3.0], size=slope_shape).astype(np.float32)
+    net = ox.convert_and_compare(ox.one_node("PRelu", in_shape, consts={"s": slope},
+                                             opset=opset))
+    (node,) = net.pattern_nodes()
+    op = net.op(node)
+    assert op.type_name == "prelu"
+    stored = net.params[op.slope]
+    assert stored.size == slope.size and np.allclose(stored.ravel(), slope.ravel())
+
+
+def test_prelu_slope_that_does_not_broadcast_is_a_shape_error(ox):
+    model = ox.one_node("PRelu", [None, 3, 4], consts={"s": np.float32([0.1, 0.2, 0.3])})
+    with pytest.raises(plnet.ShapeError, match="the_prelu"):
         plnet.from_onnx(model)
 
 

@@ -49,6 +49,10 @@ CASES = {
     # activations
     "relu": ((2, 3), lambda b, x, r: b.relu(x)),
     "leaky_relu": ((5,), lambda b, x, r: b.leaky_relu(x, 0.25)),
+    "prelu": ((5,), lambda b, x, r: b.prelu(x, -0.4)),
+    "prelu_per_channel": ((3, 2, 4), lambda b, x, r: b.prelu(
+        x, np.array([-0.5, 0.3, 2.0]).reshape(3, 1, 1))),
+    "prelu_per_feature": ((3, 4), lambda b, x, r: b.prelu(x, r.normal(size=4))),
     # views
     "flatten": ((2, 3, 2), lambda b, x, r: b.flatten(x)),
     "reshape": ((2, 6), lambda b, x, r: b.reshape(x, (3, 2, 2))),

@@ -42,7 +42,8 @@ ACTIVATIONS = {
     "leaky_default": (nn.LeakyReLU(), "leaky_relu"),
     "F_leaky": (lambda x: F.leaky_relu(x, 0.3), "leaky_relu"),
     "F_leaky_kw": (lambda x: F.leaky_relu(x, negative_slope=-0.5), "leaky_relu"),
-    "prelu_single": (nn.PReLU(init=0.1), "leaky_relu"),
+    "prelu_single": (nn.PReLU(init=0.1), "prelu"),
+    "prelu_per_channel": (nn.PReLU(num_parameters=3, init=-0.4), "prelu"),
 }
 
 
@@ -52,6 +53,36 @@ def test_activation_matches_torch(convert_and_compare, name):
     net = convert_and_compare(Lambda(fn), (3, 4))
     assert [net.op(n).type_name for n in net.order] == ["input", "dense", op]
     assert net.num_units == 12
+
+
+class ChannelPrelu(nn.Module):
+    """Conv, per-channel PReLU module, the same PReLU again (tied), F.prelu with one slope."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 3, 2)
+        self.act = nn.PReLU(num_parameters=3)
+        self.slope = nn.Parameter(torch.tensor([2.5]))
+        with torch.no_grad():
+            self.act.weight.copy_(torch.tensor([-0.5, 0.3, 1.8]))
+
+    def forward(self, x):
+        return F.prelu(self.act(self.act(self.conv(x))), self.slope)
+
+
+def test_prelu_keeps_per_channel_slopes_as_tied_parameters(convert_and_compare):
+    net = convert_and_compare(ChannelPrelu(), (1, 4, 4))
+    ops = [net.op(n) for n in net.pattern_nodes()]
+    assert [op.type_name for op in ops] == ["prelu"] * 3
+    assert ops[0].slope == ops[1].slope != ops[2].slope  # one module used twice stays tied
+    assert net.params[ops[0].slope].shape == (3, 1, 1)
+    assert net.params[ops[2].slope].shape == ()
+
+
+def test_prelu_with_slopes_that_fit_no_channel_is_unsupported():
+    module = Lambda(lambda x: F.prelu(x.reshape(-1, 2, 2), torch.ones(4)))
+    with pytest.raises(UnsupportedOpError, match="4 slopes"):
+        plnet.from_torch(module, torch.randn(2, 4))
 
 
 def test_leaky_relu_keeps_its_slope():
@@ -115,8 +146,7 @@ def test_clamp_with_a_tensor_bound_is_refused():
         plnet.from_torch(nn.Sequential(nn.Linear(4, 4), model), torch.randn(2, 4))
 
 
-@pytest.mark.parametrize("layer", [nn.Softshrink(), nn.Hardshrink(), nn.Threshold(0.1, 0.0),
-                                   nn.PReLU(num_parameters=4)])
+@pytest.mark.parametrize("layer", [nn.Softshrink(), nn.Hardshrink(), nn.Threshold(0.1, 0.0)])
 def test_piecewise_linear_layers_without_an_ir_op_are_unsupported(layer):
     with pytest.raises(UnsupportedOpError) as info:
         plnet.from_torch(nn.Sequential(nn.Linear(4, 4), layer), torch.randn(2, 4))

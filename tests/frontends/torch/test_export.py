@@ -46,6 +46,7 @@ def _every_op_networks():
     h = b.conv(b.input, r.normal(size=(3, 3, 3)), None, stride=2, padding=((2, 0),), dilation=2)
     h = b.relu(h)
     h = b.avg_pool(h, 3, 2, 1, ceil_mode=True, count_include_pad=True)
+    h = b.prelu(h, np.array([[-0.5], [0.2], [1.6]]))  # one slope per channel
     m = b.max_pool(b.input, 2, 3, ((1, 1),), 2)
     t = b.transpose(m, (1, 0))
     t = b.take(t, 0, (0, 2, -1), keepdim=True)
