@@ -49,6 +49,22 @@ from plnet.testing.families import RNN_OPS, Draft, build_mlp, build_rnn, units_s
 #: the network families :func:`networks` draws from
 FAMILIES = ("mlp", "cnn1d", "cnn2d", "rnn")
 
+_ACTIVATIONS = {"relu", "leaky_relu", "prelu"}
+_HEAD = {"dense", "flatten"}
+_CNN = {"conv", "max_pool", "avg_pool", "pad", "add", "concat", "slice", "take", "scale_shift",
+        "transpose"} | _ACTIVATIONS | _HEAD
+#: which op types each family draws (besides ``input``). A new op goes into the family
+#: that draws it; ``tests/test_op_completeness.py`` checks this table against the drawn
+#: networks and every registered op against the table.
+FAMILY_OPS: dict[str, frozenset[str]] = {
+    "mlp": frozenset({"add", "concat", "slice", "take", "scale_shift", "reshape", "transpose"}
+                     | _ACTIVATIONS | _HEAD),
+    "cnn1d": frozenset(_CNN),
+    "cnn2d": frozenset(_CNN | {"reshape"}),
+    "rnn": frozenset({"take", "add", "reshape", "concat", "scale_shift", "relu", "leaky_relu"}
+                     | _HEAD),
+}
+
 #: every op type name (what ``ops=`` may contain)
 ALL_OPS = frozenset(OP_REGISTRY) - {"input"}
 #: the op types that carry an activation pattern (units)
@@ -257,5 +273,5 @@ def tied_network_and_point(draw, max_depth: int = 2):
     return builder.build(node), x.reshape((1,) + builder.shape(builder.input))
 
 
-__all__ = ["ALL_OPS", "FAMILIES", "PATTERN_OPS", "directions_for", "network_and_points", "networks",
+__all__ = ["ALL_OPS", "FAMILIES", "FAMILY_OPS", "PATTERN_OPS", "directions_for", "network_and_points", "networks",
            "points_for", "tied_network_and_point"]
