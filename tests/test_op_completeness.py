@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import re
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +22,10 @@ torch = pytest.importorskip("torch")
 
 from plnet.backends.torch.lowerings import LOWERINGS  # noqa: E402
 from plnet.frontends.onnx.export_registry import EXPORTERS, load_exporters  # noqa: E402
+
+RECIPE = Path(__file__).resolve().parents[1] / "docs" / "adding-an-op.md"
+#: a concrete repository path in backticks (paths with a ``<family>`` placeholder are not)
+RECIPE_PATH = re.compile(r"`((?:plnet|frontends|backends|tests|docs)/[\w./-]*\.(?:py|md))`")
 
 #: networks drawn per family to compare the declared table with what is drawn
 DRAWS_PER_FAMILY = 150
@@ -94,3 +100,10 @@ def test_each_family_draws_exactly_the_ops_it_declares(family):
     assert drawn <= declared, f"{family} draws undeclared ops {sorted(drawn - declared)}"
     assert declared <= drawn, (f"{family} declares ops it never drew in {DRAWS_PER_FAMILY} "
                                f"networks: {sorted(declared - drawn)}")
+
+
+def test_the_recipe_names_files_that_exist():
+    named = set(RECIPE_PATH.findall(RECIPE.read_text()))
+    assert "plnet/testing/strategies.py" in named  # the pattern finds the recipe's paths
+    missing = sorted(p for p in named if not (RECIPE.parents[1] / p).exists())
+    assert not missing, f"docs/adding-an-op.md names files that do not exist: {missing}"

@@ -15,6 +15,8 @@ decorate it with ``@lowers(OpClass)``, import it below, and derive it from
   ``units``, ``unit_tangents``, ``tangent``, ``key`` and ``jacobian_step`` together
   (and ``slopes(frozen, params, dtype)`` when ``elementwise``).
 
+The whole recipe for a new op, every file it touches, is ``docs/adding-an-op.md``.
+
 ``tests/backends/torch/test_lowering_registry.py`` then checks it against the numpy op and
 autograd.
 """
