@@ -12,8 +12,9 @@ import numpy.typing as npt
 from plnet.edges import connect
 from plnet.errors import InvalidInputError, ShapeError
 from plnet.network import Network, _as_param
-from plnet.ops import (Add, AvgPool, Concat, Conv, Dense, Flatten, Input, LeakyReLU, MaxPool,
-                       Op, Pad, PReLU, ReLU, Reshape, ScaleShift, Slice, Take, Transpose)
+from plnet.ops import (Add, AvgPool, Concat, Conv, ConvTranspose, Dense, Flatten, Input,
+                       LeakyReLU, MaxPool, Op, Pad, PReLU, ReLU, Reshape, ScaleShift, Slice,
+                       Take, Transpose)
 from plnet.ops.base import int_tuple
 
 #: an array, or the name of a parameter already in the store (to tie to it)
@@ -134,11 +135,33 @@ class NetworkBuilder:
              name: str | None = None) -> str:
         """1-d or 2-d convolution; ``weight`` is ``[C_out, C_in/groups, *kernel]``."""
         name = name or self._fresh("conv")
-        n = (np.ndim(weight) if not isinstance(weight, str) else self.params[weight].ndim) - 2
+        n = self._spatial_rank(weight)
         op = Conv(**self._weights(name, weight=weight, bias=bias),
                   stride=int_tuple(stride, n, "stride"), padding=padding_pairs(padding, n),
                   dilation=int_tuple(dilation, n, "dilation"), groups=int(groups))
         return self.add_node(op, [x], name)
+
+    def conv_transpose(self, x: str, weight: Param, bias: Param | None = None,
+                       stride: Ints = 1, padding: Padding = 0, output_padding: Ints = 0,
+                       dilation: Ints = 1, groups: int = 1, name: str | None = None) -> str:
+        """1-d or 2-d transposed convolution; ``weight`` is ``[C_in, C_out/groups, *kernel]``.
+
+        ``padding`` may be asymmetric (``(begin, end)`` per axis); ``output_padding`` must
+        be smaller than the stride or the dilation of its axis, as in torch.
+        """
+        name = name or self._fresh("conv_transpose")
+        n = self._spatial_rank(weight)
+        op = ConvTranspose(**self._weights(name, weight=weight, bias=bias),
+                           stride=int_tuple(stride, n, "stride"),
+                           padding=padding_pairs(padding, n),
+                           output_padding=int_tuple(output_padding, n, "output_padding"),
+                           dilation=int_tuple(dilation, n, "dilation"), groups=int(groups))
+        return self.add_node(op, [x], name)
+
+    def _spatial_rank(self, weight: Param) -> int:
+        """Spatial axes of a convolution weight ``[C, C', *kernel]`` (array or stored name)."""
+        return (np.ndim(weight) if not isinstance(weight, str)
+                else self.params[weight].ndim) - 2
 
     def avg_pool(self, x: str, kernel: Ints, stride: Ints | None = None, padding: Padding = 0,
                  dilation: Ints = 1, ceil_mode: bool = False, count_include_pad: bool = True,

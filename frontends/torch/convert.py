@@ -75,7 +75,8 @@ def from_torch(module: torch.nn.Module, example_input: torch.Tensor | npt.ArrayL
     """Lower a piecewise-linear ``torch.nn.Module`` to a :class:`plnet.Network`.
 
     Supported: ``nn.Sequential`` and custom ``forward`` with residual adds; Linear;
-    Conv1d/2d (zero padding, 'same'/'valid'); BatchNorm1d/2d in eval mode (folded into the
+    Conv1d/2d (zero padding, 'same'/'valid'); ConvTranspose1d/2d (zero padding,
+    ``output_size=`` given as constants); BatchNorm1d/2d in eval mode (folded into the
     Linear/Conv before it, else a scale/shift); ReLU, LeakyReLU, single-slope PReLU;
     AvgPool, AdaptiveAvgPool/AdaptiveMaxPool with divisible sizes, MaxPool; Flatten and
     the linear views (view, reshape, permute, transpose, squeeze, unsqueeze, indexing,

@@ -1,4 +1,4 @@
-"""Linear, convolution and batch norm (eval mode; folded into the layer before it).
+"""Linear, convolution, transposed convolution and batch norm (eval mode; folded).
 
 A batch norm whose input is a Linear or Conv output used by nothing else is folded into
 that layer's weights; any other eval-mode batch norm becomes an elementwise scale/shift
@@ -161,6 +161,66 @@ def convert_conv(lower, node, module, x):
 def convert_functional_conv(lower, node, x, weight, bias=None, stride=1, padding=0,
                             dilation=1, groups=1):
     return _conv(lower, node, x, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_transpose(lower, node, x, weight, bias, stride, padding, output_padding, groups,
+                    dilation, output_size=None):
+    tv = lower.tensor(x)
+    n = weight.ndim - 2
+    if n not in (1, 2) or len(lower.shape(tv)) != n + 1:
+        raise lower.unsupported(f"transposed convolution with a {n}-d kernel on per-sample "
+                                f"input {lower.shape(tv)}: plnet supports batched 1-d and "
+                                f"2-d transposed convolutions")
+    stride, padding, dilation = _tuple(stride, n), _tuple(padding, n), _tuple(dilation, n)
+    if output_size is not None:
+        output_padding = _output_padding_for(lower, lower.shape(tv)[1:], weight.shape[2:],
+                                             stride, padding, dilation, output_size)
+    name = lower.node_name(node)
+    w_name = lower.param(weight, f"{_param_base(node)}.weight")
+    b_name = lower.param(bias, f"{_param_base(node)}.bias")
+    return TensorValue(lower.builder.conv_transpose(
+        tv.node, w_name, b_name, stride=stride, padding=padding,
+        output_padding=_tuple(output_padding, n), dilation=dilation, groups=int(groups),
+        name=name))
+
+
+def _output_padding_for(lower, spatial, kernel, stride, padding, dilation, output_size):
+    """torch's rule: ``output_size`` picks an output_padding in ``[0, stride)`` per axis."""
+    if not isinstance(output_size, (list, tuple)) or not all(
+            isinstance(v, int) for v in output_size):
+        raise lower.unsupported(f"output_size={output_size!r}: plnet needs the sizes as "
+                                f"constant ints when the model is traced")
+    n = len(spatial)
+    if len(output_size) not in (n, n + 2):
+        raise lower.unsupported(f"output_size={list(output_size)} must have {n} or {n + 2} "
+                                f"entries")
+    extra = []
+    for want, length, k, s, p, d in zip(output_size[-n:], spatial, kernel, stride, padding,
+                                        dilation):
+        smallest = (length - 1) * s - 2 * p + d * (k - 1) + 1
+        if not 0 <= want - smallest < s:
+            raise lower.unsupported(f"output_size={list(output_size)}: each size must lie in "
+                                    f"[{smallest}, {smallest + s - 1}] for this geometry (as "
+                                    f"torch requires)")
+        extra.append(want - smallest)
+    return tuple(extra)
+
+
+@converts_module(nn.ConvTranspose1d, nn.ConvTranspose2d)
+def convert_conv_transpose(lower, node, module, x, output_size=None):
+    if module.padding_mode != "zeros":
+        raise lower.unsupported(f"padding_mode={module.padding_mode!r}: plnet supports "
+                                f"zero padding only (padding_mode='zeros')")
+    return _conv_transpose(lower, node, x, module.weight, module.bias, module.stride,
+                           module.padding, module.output_padding, module.groups,
+                           module.dilation, output_size)
+
+
+@converts_function(F.conv_transpose1d, F.conv_transpose2d)
+def convert_functional_conv_transpose(lower, node, x, weight, bias=None, stride=1, padding=0,
+                                      output_padding=0, groups=1, dilation=1):
+    return _conv_transpose(lower, node, x, weight, bias, stride, padding, output_padding,
+                           groups, dilation)
 
 
 def _batch_norm(lower, value, scale, shift, expected_ranks, what):

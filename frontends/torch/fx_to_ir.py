@@ -258,8 +258,9 @@ class FxToIR:
             raise self.not_pl(f"{name} is not piecewise linear, so no linear-region "
                               f"certificate exists for it. {hint}", node)
         raise self.unsupported(f"plnet has no converter for {name or key!r}. Supported "
-                               f"layers: Linear, Conv1d/2d, BatchNorm1d/2d (eval), "
-                               f"ReLU, LeakyReLU, AvgPool, AdaptiveAvgPool, MaxPool, "
+                               f"layers: Linear, Conv1d/2d, ConvTranspose1d/2d, "
+                               f"BatchNorm1d/2d (eval), ReLU, LeakyReLU, AvgPool, "
+                               f"AdaptiveAvgPool, MaxPool, "
                                f"Flatten, Dropout/Identity, nn.RNN(relu) and linear views "
                                f"and arithmetic with constants; rewrite the model with "
                                f"these or add a converter", node)

@@ -5,6 +5,7 @@ from plnet.ops.add import Add
 from plnet.ops.avg_pool import AvgPool
 from plnet.ops.base import OP_REGISTRY, Op, PatternOp, register_op
 from plnet.ops.conv import Conv
+from plnet.ops.conv_transpose import ConvTranspose
 from plnet.ops.dense import Dense
 from plnet.ops.input import Input
 from plnet.ops.maxpool import MaxPool
@@ -13,6 +14,7 @@ from plnet.ops.views import Concat, Flatten, Pad, Reshape, Slice, Take, Transpos
 
 __all__ = [
     "OP_REGISTRY", "Op", "PatternOp", "register_op",
-    "Add", "AvgPool", "Concat", "Conv", "Dense", "Flatten", "Input", "LeakyReLU", "MaxPool",
-    "Pad", "PReLU", "ReLU", "Reshape", "ScaleShift", "Slice", "Take", "Transpose",
+    "Add", "AvgPool", "Concat", "Conv", "ConvTranspose", "Dense", "Flatten", "Input",
+    "LeakyReLU", "MaxPool", "Pad", "PReLU", "ReLU", "Reshape", "ScaleShift", "Slice", "Take",
+    "Transpose",
 ]

@@ -12,9 +12,39 @@ from plnet.ops.base import Op, Shape, expect_shapes, param, register_op
 from plnet.ops.windows import WindowTable, gather_windows, spatial_attrs, window_table
 
 
+@dataclasses.dataclass(frozen=True)
+class KernelOp(Op):
+    """A weight kernel slid over ``[C, *spatial]`` (Conv, ConvTranspose): shared fields and
+    the per-channel bias. Subclasses define ``linear``.
+
+    Attributes:
+        weight: parameter name of the kernel (layout as the subclass says).
+        bias: parameter name (shape ``[C_out]``) or None.
+        stride: per spatial axis.
+        padding: ``(begin, end)`` zero padding per spatial axis.
+        dilation: per spatial axis.
+        groups: number of channel groups.
+    """
+
+    param_fields = ("weight", "bias")
+    weight: str = ""
+    bias: str | None = None
+    stride: tuple[int, ...] = (1,)
+    padding: tuple[tuple[int, int], ...] = ((0, 0),)
+    dilation: tuple[int, ...] = (1,)
+    groups: int = 1
+
+    def forward(self, xs: Sequence[np.ndarray],
+                params: Mapping[str, np.ndarray]) -> np.ndarray:
+        y = self.linear(xs, params)
+        if self.bias is not None:
+            y = y + params[self.bias].reshape((-1,) + (1,) * (y.ndim - 2))
+        return y
+
+
 @register_op
 @dataclasses.dataclass(frozen=True)
-class Conv(Op):
+class Conv(KernelOp):
     """Cross-correlation as in ``torch.nn.Conv1d/Conv2d`` and ONNX ``Conv``.
 
     Attributes:
@@ -27,13 +57,6 @@ class Conv(Op):
     """
 
     type_name = "conv"
-    param_fields = ("weight", "bias")
-    weight: str = ""
-    bias: str | None = None
-    stride: tuple[int, ...] = (1,)
-    padding: tuple[tuple[int, int], ...] = ((0, 0),)
-    dilation: tuple[int, ...] = (1,)
-    groups: int = 1
 
     def table(self, in_shape: Shape, params: Mapping[str, np.ndarray]) -> WindowTable:
         """The window table of this convolution for an input of shape ``in_shape``."""
@@ -78,10 +101,3 @@ class Conv(Op):
         wg = w.reshape(g, w.shape[0] // g, w.shape[1], k)
         y = np.einsum("bgcok,gdck->bgdo", cols, wg, optimize=True)
         return y.reshape((b, w.shape[0]) + table.out_spatial)
-
-    def forward(self, xs: Sequence[np.ndarray],
-                params: Mapping[str, np.ndarray]) -> np.ndarray:
-        y = self.linear(xs, params)
-        if self.bias is not None:
-            y = y + params[self.bias].reshape((-1,) + (1,) * (y.ndim - 2))
-        return y

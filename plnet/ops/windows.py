@@ -70,6 +70,11 @@ def window_table(spatial: tuple[int, ...], kernel: tuple[int, ...], stride: tupl
         in_padded = pos < length + pe
         per_axis.append((n_out, pos, valid, in_padded))
 
+    return _combine_axes(spatial, per_axis)
+
+
+def _combine_axes(spatial, per_axis) -> WindowTable:
+    """One table from per-axis ``(n_out, pos [O_a, K_a], valid, in_padded)``."""
     out_spatial = tuple(a[0] for a in per_axis)
     flat = np.zeros((1, 1), dtype=np.int64)
     valid = np.ones((1, 1), dtype=bool)
@@ -85,6 +90,28 @@ def window_table(spatial: tuple[int, ...], kernel: tuple[int, ...], stride: tupl
     index.setflags(write=False)
     padded.setflags(write=False)
     return WindowTable(out_spatial, index, padded)
+
+
+@functools.lru_cache(maxsize=256)
+def scatter_table(in_spatial: tuple[int, ...], out_spatial: tuple[int, ...],
+                  kernel: tuple[int, ...], stride: tuple[int, ...],
+                  pad_begin: tuple[int, ...], dilation: tuple[int, ...]) -> WindowTable:
+    """The windows of a transposed convolution, read as the convolution it is the adjoint of.
+
+    Row ``i`` lists, for input position ``i`` of the transposed convolution, the flat
+    positions of its ``[*out_spatial]`` output that kernel tap ``k`` writes to: those the
+    convolution of stride ``stride``, dilation ``dilation`` and begin padding ``pad_begin``
+    over ``out_spatial`` reads for its output ``i`` (``-1`` past either end). Unlike
+    :func:`window_table` the row count is given, not derived: output_padding and end
+    padding only decide how many trailing positions exist.
+    """
+    per_axis = []
+    for n_in, length, k, s, pb, d in zip(in_spatial, out_spatial, kernel, stride, pad_begin,
+                                         dilation):
+        pos = (np.arange(n_in) * s - pb)[:, None] + np.arange(k)[None, :] * d
+        valid = (pos >= 0) & (pos < length)
+        per_axis.append((n_in, pos, valid, valid))
+    return _combine_axes(out_spatial, per_axis)
 
 
 def gather_windows(x: np.ndarray, table: WindowTable, fill: float) -> np.ndarray:

@@ -40,6 +40,33 @@ def _conv(d: Draft, node, c_out=None, same=False):
                     groups=groups)
 
 
+def _transposed_axis(d: Draft, length: int):
+    """(kernel, stride, (pad_begin, pad_end), output_padding, dilation) of one axis whose
+    output is between 1 and ``2 * length + 2`` long."""
+    kernel, dilation = d.integers(1, 3), d.integers(1, 2)
+    stride = d.integers(1, 2 if length <= 5 else 1)
+    output_padding = d.integers(0, max(stride, dilation) - 1)
+    full = (length - 1) * stride + dilation * (kernel - 1) + output_padding + 1
+    begin = d.integers(0, min(2, full - 1))
+    end = d.integers(0, min(2, full - 1 - begin))
+    return kernel, stride, (begin, end), output_padding, dilation
+
+
+def _block_conv_transpose(d: Draft, node):
+    c_in, *spatial = d.shape(node)
+    groups = d.draw(st.sampled_from([g for g in range(1, c_in + 1) if c_in % g == 0]))
+    axes = [_transposed_axis(d, length) for length in spatial]
+    kernel, stride, pads, output_padding, dilation = (
+        [a[i] for a in axes] for i in range(5))
+    out_spatial = [(n - 1) * s + dil * (k - 1) + op + 1 - sum(p)
+                   for n, (k, s, p, op, dil) in zip(spatial, axes)]
+    c_out = groups * d.integers(1, max(1, _channel_cap(out_spatial) // groups))
+    weight = d.weight(c_in, c_out // groups, *kernel, fan_in=c_in // groups * math.prod(kernel))
+    bias = d.bias(c_out) if d.draw(st.booleans()) else None
+    return d.activation(d.b.conv_transpose(node, weight, bias, stride, pads, output_padding,
+                                           dilation, groups))
+
+
 def _pool_geometry(d: Draft, node):
     spatial = d.shape(node)[1:]
     windows = [draw_window(d, length, pooling=True) for length in spatial]
@@ -129,7 +156,8 @@ def _block_rows_as_sequence(d: Draft, node):
 
 
 CONV_BLOCKS = {
-    _block_conv: ("conv",), _block_max_pool: ("max_pool",), _block_avg_pool: ("avg_pool",),
+    _block_conv: ("conv",), _block_conv_transpose: ("conv_transpose",),
+    _block_max_pool: ("max_pool",), _block_avg_pool: ("avg_pool",),
     _block_pad: ("pad",), _block_residual: ("conv", "add"), _block_concat: ("conv", "concat"),
     _block_slice: ("slice",), _block_take: ("take",), _block_scale_shift: ("scale_shift",),
     _block_channel_mix: ("transpose", "dense"),

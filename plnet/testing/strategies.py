@@ -14,15 +14,16 @@ library's own tests check every certificate::
 Networks are drawn from four families that together use every IR op: MLPs (dense layers on
 the last axis, residual n-ary adds, concat branches, scale/shift, slice, take, reshape and
 transpose), 1-d and 2-d CNNs (convolutions with stride, asymmetric padding, dilation and
-groups; max and average pooling with ceil_mode; zero padding; residual and concat branches;
-channel mixing through transposes) and unrolled Elman RNNs (ReLU and LeakyReLU); their
-activations are ReLUs, LeakyReLUs and PReLUs (one slope, or one per channel or feature). The
-structure and shapes are drawn with hypothesis, so failures shrink; weights come from numpy
-with a hypothesis-drawn seed (drawing arrays element-wise would be slow). Weights and points
-are continuous random values, so points on a region boundary (ties) are essentially never
-drawn; degenerate ties (units constant on the region, such as two dead ReLUs in one max-pool
-window) do occur and draw no boundary. :func:`tied_network_and_point` draws points exactly
-on a boundary, for tests of tie handling.
+groups; transposed convolutions with output padding as well; max and average pooling with
+ceil_mode; zero padding; residual and concat branches; channel mixing through transposes)
+and unrolled Elman RNNs (ReLU and LeakyReLU); their activations are ReLUs, LeakyReLUs and
+PReLUs (one slope, or one per channel or feature). The structure and shapes are drawn with
+hypothesis, so failures shrink; weights come from numpy with a hypothesis-drawn seed
+(drawing arrays element-wise would be slow). Weights and points are continuous random
+values, so points on a region boundary (ties) are essentially never drawn; degenerate ties
+(units constant on the region, such as two dead ReLUs in one max-pool window) do occur and
+draw no boundary. :func:`tied_network_and_point` draws points exactly on a boundary, for
+tests of tie handling.
 
 Sizes stay small (D <= 64, N <= 200 by default) so that property tests run fast.
 """
@@ -51,7 +52,7 @@ FAMILIES = ("mlp", "cnn1d", "cnn2d", "rnn")
 
 _ACTIVATIONS = {"relu", "leaky_relu", "prelu"}
 _HEAD = {"dense", "flatten"}
-_CNN = {"conv", "max_pool", "avg_pool", "pad", "add", "concat", "slice", "take", "scale_shift",
+_CNN = {"conv", "conv_transpose", "max_pool", "avg_pool", "pad", "add", "concat", "slice", "take", "scale_shift",
         "transpose"} | _ACTIVATIONS | _HEAD
 #: which op types each family draws (besides ``input``). A new op goes into the family
 #: that draws it; ``tests/test_op_completeness.py`` checks this table against the drawn
@@ -273,5 +274,5 @@ def tied_network_and_point(draw, max_depth: int = 2):
     return builder.build(node), x.reshape((1,) + builder.shape(builder.input))
 
 
-__all__ = ["ALL_OPS", "FAMILIES", "FAMILY_OPS", "PATTERN_OPS", "directions_for", "network_and_points", "networks",
-           "points_for", "tied_network_and_point"]
+__all__ = ["ALL_OPS", "FAMILIES", "FAMILY_OPS", "PATTERN_OPS", "directions_for",
+           "network_and_points", "networks", "points_for", "tied_network_and_point"]

@@ -23,6 +23,17 @@ def _torch_node(torch, F, net, op, xs):
         conv = F.conv1d if w.ndim == 3 else F.conv2d
         return conv(x, w, params[op.bias] if op.bias else None, stride=op.stride,
                     dilation=op.dilation, groups=op.groups)
+    if t == "conv_transpose":
+        # torch pads symmetrically: take the full output (no padding), zero-extend it by
+        # output_padding, and cut (begin, end) off every axis
+        w = params[op.weight]
+        conv = F.conv_transpose1d if w.ndim == 3 else F.conv_transpose2d
+        full = conv(xs[0], w, None, stride=op.stride, groups=op.groups, dilation=op.dilation)
+        full = F.pad(full, [p for extra in reversed(op.output_padding) for p in (0, extra)])
+        index = [slice(None), slice(None)] + [slice(b, n - e) for (b, e), n in
+                                              zip(op.padding, full.shape[2:])]
+        y = full[tuple(index)]
+        return y + params[op.bias].reshape((-1,) + (1,) * (w.ndim - 2)) if op.bias else y
     if t in ("avg_pool", "max_pool"):
         return _torch_pool(torch, F, op, xs[0])
     if t == "scale_shift":
@@ -159,6 +170,9 @@ OP_EXAMPLES = {
     "conv": ((2, 5, 4), lambda b, rng: b.conv(b.input, rng.normal(size=(4, 1, 2, 3)),
                                               rng.normal(size=4), (2, 1), ((1, 0), (0, 2)),
                                               (1, 2), groups=2)),
+    "conv_transpose": ((2, 3, 4), lambda b, rng: b.conv_transpose(
+        b.input, rng.normal(size=(2, 3, 2, 3)), rng.normal(size=6), (2, 1), ((1, 0), (0, 2)),
+        (1, 0), (1, 2), groups=2)),
     "avg_pool": ((2, 7), lambda b, rng: b.avg_pool(b.input, 3, 2, ((1, 0),), 1, True, False)),
     "max_pool": ((2, 5, 5), lambda b, rng: b.max_pool(b.input, (2, 3), (2, 1), ((1, 0), (1, 1)),
                                                       (1, 2), True)),

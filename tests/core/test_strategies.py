@@ -12,7 +12,7 @@ import plnet
 from plnet.ops import OP_REGISTRY
 from plnet.testing import strategies as pst
 
-SAMPLE = settings(max_examples=250, derandomize=True, database=None, deadline=None,
+SAMPLE = settings(max_examples=400, derandomize=True, database=None, deadline=None,
                   suppress_health_check=list(HealthCheck))
 
 
@@ -29,6 +29,14 @@ def features_of(net):
             out |= {"conv_dilation"} if max(op.dilation) > 1 else set()
             out |= {"conv_stride"} if max(op.stride) > 1 else set()
             out |= {"conv_groups"} if op.groups > 1 else set()
+        if t == "conv_transpose":
+            out.add(f"conv_transpose{len(op.stride)}d")
+            out |= {"conv_transpose_asymmetric_padding"} if any(
+                b != e for b, e in op.padding) else set()
+            out |= {"conv_transpose_output_padding"} if max(op.output_padding) > 0 else set()
+            out |= {"conv_transpose_dilation"} if max(op.dilation) > 1 else set()
+            out |= {"conv_transpose_stride"} if max(op.stride) > 1 else set()
+            out |= {"conv_transpose_groups"} if op.groups > 1 else set()
         if t in ("avg_pool", "max_pool"):
             out.add(f"{t}{len(op.kernel)}d")
             out |= {f"{t}_ceil_mode"} if op.ceil_mode else set()
@@ -71,7 +79,9 @@ def test_the_strategies_use_every_registered_op_and_attribute():
               "avg_pool_ceil_mode", "avg_pool_padding", "avg_pool_exclude_pad",
               "leaky_relu_negative_alpha", "add_nary", "rnn_relu", "rnn_leaky_relu",
               "take_drops_axis", "prelu_scalar", "prelu_per_channel", "prelu_negative_slope",
-              "prelu_slope_above_one"}
+              "prelu_slope_above_one", "conv_transpose", "conv_transpose1d", "conv_transpose2d",
+              "conv_transpose_asymmetric_padding", "conv_transpose_output_padding",
+              "conv_transpose_dilation", "conv_transpose_stride", "conv_transpose_groups"}
     assert wanted <= set(seen), f"never drawn: {wanted - set(seen)}"
 
 

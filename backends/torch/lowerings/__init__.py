@@ -27,7 +27,7 @@ from plnet.backends.torch.lowerings.add import AddLowering
 from plnet.backends.torch.lowerings.avg_pool import AvgPoolLowering
 from plnet.backends.torch.lowerings.base import (LOWERINGS, AffineLowering, Lowering,
                                                  PatternLowering, lower, lowers)
-from plnet.backends.torch.lowerings.conv import ConvLowering
+from plnet.backends.torch.lowerings.conv import ConvLowering, ConvTransposeLowering
 from plnet.backends.torch.lowerings.dense import DenseLowering
 from plnet.backends.torch.lowerings.input import InputLowering
 from plnet.backends.torch.lowerings.maxpool import MaxPoolLowering
@@ -39,8 +39,8 @@ from plnet.backends.torch.lowerings.views import (ConcatLowering, GatherViewLowe
 
 __all__ = [
     "LOWERINGS", "AffineLowering", "Lowering", "PatternLowering", "lower", "lowers",
-    "AddLowering", "AvgPoolLowering", "ConcatLowering", "ConvLowering", "DenseLowering",
-    "GatherViewLowering", "InputLowering", "LeakyReluLowering", "MaxPoolLowering",
-    "PadLowering", "PReluLowering", "ReluLowering", "ReshapeLowering", "ScaleShiftLowering",
-    "SliceLowering", "TakeLowering", "TransposeLowering",
+    "AddLowering", "AvgPoolLowering", "ConcatLowering", "ConvLowering", "ConvTransposeLowering",
+    "DenseLowering", "GatherViewLowering", "InputLowering", "LeakyReluLowering",
+    "MaxPoolLowering", "PadLowering", "PReluLowering", "ReluLowering", "ReshapeLowering",
+    "ScaleShiftLowering", "SliceLowering", "TakeLowering", "TransposeLowering",
 ]

@@ -1,4 +1,4 @@
-"""Convolutions, 1-d and 2-d (stride, padding, dilation, groups)."""
+"""Convolutions and transposed convolutions, 1-d and 2-d (stride, padding, dilation, groups)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from plnet.backends.torch.lowerings.base import AffineLowering, lowers, pad_args
-from plnet.ops import Conv
+from plnet.ops import Conv, ConvTranspose
 
 
 @lowers(Conv)
@@ -32,6 +32,41 @@ class ConvLowering(AffineLowering):
             x = F.pad(x, self.pre_pad)
         return self.conv(x, weight, bias, stride=tuple(self.op.stride), padding=self.conv_pad,
                          dilation=tuple(self.op.dilation), groups=self.op.groups)
+
+    def forward(self, xs, params):
+        bias = params[self.op.bias] if self.op.bias is not None else None
+        return self.run(xs[0], params[self.op.weight], bias)
+
+    def linear(self, xs, params):
+        return self.run(xs[0], params[self.op.weight], None)
+
+
+@lowers(ConvTranspose)
+class ConvTransposeLowering(AffineLowering):
+    """torch's transposed convolution.
+
+    torch pads symmetrically; otherwise the full output (no padding) is cut to the IR's
+    ``(begin, end)`` padding and extended by ``output_padding`` with one (negative) F.pad.
+    """
+
+    def __init__(self, op, in_shapes, out_shape):
+        super().__init__(op, in_shapes, out_shape)
+        self.n_spatial = len(in_shapes[0]) - 1
+        self.conv = F.conv_transpose1d if self.n_spatial == 1 else F.conv_transpose2d
+        self.symmetric = all(b == e for b, e in op.padding)
+        self.trim = pad_args([(-b, extra - e) for (b, e), extra
+                              in zip(op.padding, op.output_padding)])
+
+    def run(self, x, weight, bias):
+        op = self.op
+        if self.symmetric:
+            return self.conv(x, weight, bias, stride=tuple(op.stride),
+                             padding=tuple(b for b, _ in op.padding),
+                             output_padding=tuple(op.output_padding), groups=op.groups,
+                             dilation=tuple(op.dilation))
+        y = F.pad(self.conv(x, weight, None, stride=tuple(op.stride), groups=op.groups,
+                            dilation=tuple(op.dilation)), self.trim)
+        return y if bias is None else y + bias.reshape((-1,) + (1,) * self.n_spatial)
 
     def forward(self, xs, params):
         bias = params[self.op.bias] if self.op.bias is not None else None

@@ -65,6 +65,20 @@ def build_cnn_max(rng):
     return b.build(b.dense(b.flatten(h), _w(rng, 3, int(np.prod(b.shape(h))))))
 
 
+def build_cnn_transposed(rng):
+    """Conv (stride 2), ReLU, a grouped transposed conv (asymmetric padding, output padding,
+    dilation), LeakyReLU, a 1-d view's transposed conv, dense head."""
+    b = NetworkBuilder((2, 6, 5))
+    h = b.relu(b.conv(b.input, _w(rng, 4, 2, 3, 3), rng.normal(0, 0.2, 4), stride=2))
+    h = b.conv_transpose(h, _w(rng, 4, 2, 3, 2), rng.normal(0, 0.2, 4), stride=2,
+                         padding=((1, 0), (0, 1)), output_padding=(1, 1), dilation=(1, 2),
+                         groups=2)
+    h = b.leaky_relu(h, 0.1)
+    h = b.reshape(h, (4, int(np.prod(b.shape(h)[1:]))))
+    h = b.relu(b.conv_transpose(h, _w(rng, 4, 1, 2), None, stride=3, padding=(0, 2)))
+    return b.build(b.dense(b.flatten(h), _w(rng, 3, int(np.prod(b.shape(h))))))
+
+
 def build_residual(rng):
     """Two residual blocks (dense-ReLU-dense + skip), a LeakyReLU, and a head."""
     b = NetworkBuilder((5,))
@@ -111,6 +125,7 @@ BUILDERS = {
     "mlp": build_mlp,
     "cnn_avg": build_cnn_avg,
     "cnn_max": build_cnn_max,
+    "cnn_transposed": build_cnn_transposed,
     "residual": build_residual,
     "rnn": build_rnn,
     "views": build_views,

@@ -27,6 +27,16 @@ CASES = {
         padding=((1, 0), (2, 1)), dilation=(1, 2), groups=2)),
     "conv1d": ((3, 9), lambda b, x, r: b.conv(x, r.normal(size=(2, 3, 4)), r.normal(size=2),
                                                stride=2, padding=(2, 1), dilation=2)),
+    "conv_transpose2d": ((4, 3, 4), lambda b, x, r: b.conv_transpose(
+        x, r.normal(size=(4, 3, 3, 2)), r.normal(size=6), stride=(2, 1),
+        padding=((1, 0), (2, 1)), output_padding=(1, 0), dilation=(1, 2), groups=2)),
+    "conv_transpose1d": ((3, 5), lambda b, x, r: b.conv_transpose(x, r.normal(size=(3, 2, 3)))),
+    # onnxruntime refuses output_padding >= stride: exported as a Pad and the bias
+    "conv_transpose_wide_output_padding": ((2, 4), lambda b, x, r: b.conv_transpose(
+        x, r.normal(size=(2, 3, 2)), r.normal(size=3), dilation=3, output_padding=2)),
+    "conv_transpose_wide_output_padding_no_bias": ((1, 3, 3), lambda b, x, r: b.conv_transpose(
+        x, r.normal(size=(1, 2, 2, 2)), None, stride=(1, 2), dilation=(2, 1),
+        padding=((0, 0), (0, 1)), output_padding=(1, 1))),
     # pooling
     "max_pool": ((2, 6, 6), lambda b, x, r: b.max_pool(x, 2)),
     "max_pool_all": ((1, 7, 6), lambda b, x, r: b.max_pool(

@@ -42,6 +42,15 @@ def _every_op_networks():
     both = b.concat(p, a, axis=0)
     nets["cnn2d"] = b.build(b.flatten(both))
 
+    b = NetworkBuilder((4, 3, 4))
+    h = b.conv_transpose(b.input, r.normal(size=(4, 1, 3, 2)), r.normal(size=2), stride=(2, 1),
+                         padding=((1, 0), (2, 1)), output_padding=(1, 1), dilation=(1, 2),
+                         groups=2)
+    h = b.relu(h)
+    h = b.conv_transpose(b.reshape(h, (2, -1)), r.normal(size=(2, 3, 2)), None, stride=2,
+                         padding=1, output_padding=1)
+    nets["conv_transpose"] = b.build(b.flatten(h))
+
     b = NetworkBuilder((3, 11))
     h = b.conv(b.input, r.normal(size=(3, 3, 3)), None, stride=2, padding=((2, 0),), dilation=2)
     h = b.relu(h)
