@@ -58,6 +58,9 @@ NOT_PIECEWISE_LINEAR = {
     "LSTM": "use an Elman RNN with ReLU activations", "GRU": "use an Elman RNN with ReLU",
     "Round": "it is discontinuous", "Floor": "it is discontinuous",
     "Ceil": "it is discontinuous", "Sign": "it is discontinuous",
+    "ReduceL2": "it is a square root of a sum of squares; ReduceL1 is piecewise linear",
+    "ReduceSumSquare": "", "ReduceProd": "", "ReduceLogSum": "",
+    "ReduceLogSumExp": "ReduceMax is its piecewise-linear counterpart",
 }
 
 #: Ops whose output is random: never constant-folded, never converted.

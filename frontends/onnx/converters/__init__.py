@@ -1,8 +1,10 @@
 """ONNX converters, one file per op family; importing this package registers them all."""
 
-from plnet.frontends.onnx.converters import (activations, arithmetic, conv, indexing, linear,
-                                             normalization, passthrough, pooling, recurrent,
-                                             reshaping)
+from plnet.frontends.onnx.converters import (activations, arithmetic, conv, einsum, elementwise,
+                                             indexing, linear, normalization, passthrough,
+                                             pooling, recurrent, reduce, reshaping, selection,
+                                             split)
 
-__all__ = ["activations", "arithmetic", "conv", "indexing", "linear", "normalization",
-           "passthrough", "pooling", "recurrent", "reshaping"]
+__all__ = ["activations", "arithmetic", "conv", "einsum", "elementwise", "indexing", "linear",
+           "normalization", "passthrough", "pooling", "recurrent", "reduce", "reshaping",
+           "selection", "split"]
