@@ -28,13 +28,18 @@ class ConversionContext:
         values: ONNX value name -> Tensor or constant numpy array.
         opset: the model's default-domain opset.
         source: the file name (or a description) for messages.
+        float_dtype: the precision the file computes in (float64 when an input is double,
+            else float32); ops whose integer choices depend on rounding (nearest Resize)
+            compute their constants in it, as onnxruntime does.
     """
 
-    def __init__(self, builder: NetworkBuilder, opset: int, source: str):
+    def __init__(self, builder: NetworkBuilder, opset: int, source: str,
+                 float_dtype: type = np.float32):
         self.builder = builder
         self.values: dict[str, Value] = {}
         self.opset = opset
         self.source = source
+        self.float_dtype = float_dtype
 
     def shape(self, x: Tensor) -> tuple[int, ...]:
         """Per-sample shape of a tensor."""

@@ -82,7 +82,8 @@ def from_onnx(model: str | os.PathLike | bytes | onnx.ModelProto, *, batch_dim: 
     batch_one = all(s.batch_size == 1 for s in specs)
 
     builder, values = _network_inputs(specs, batch_one)
-    ctx = ConversionContext(builder, opset, source)
+    double = any(np.dtype(s.dtype) == np.float64 for s in specs)
+    ctx = ConversionContext(builder, opset, source, np.float64 if double else np.float32)
     ctx.values.update(consts)
     ctx.values.update(values)
     for node in nodes:

@@ -2,9 +2,9 @@
 
 from plnet.frontends.onnx.converters import (activations, arithmetic, conv, einsum, elementwise,
                                              indexing, linear, normalization, passthrough,
-                                             pooling, recurrent, reduce, reshaping, selection,
-                                             split)
+                                             pooling, recurrent, reduce, reshaping, resize,
+                                             selection, split)
 
 __all__ = ["activations", "arithmetic", "conv", "einsum", "elementwise", "indexing", "linear",
            "normalization", "passthrough", "pooling", "recurrent", "reduce", "reshaping",
-           "selection", "split"]
+           "resize", "selection", "split"]
