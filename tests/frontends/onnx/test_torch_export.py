@@ -11,6 +11,7 @@ import pytest
 import plnet
 
 torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
 nn = torch.nn
 
 
@@ -40,6 +41,22 @@ class Recurrent(nn.Module):
         return self.fc(y[:, -1])
 
 
+class Mixed(nn.Module):
+    """The ops of exported CNNs beyond conv and pooling: bilinear upsampling (Resize),
+    chunk (Split or Slice), an elementwise maximum (Max) and a global mean (ReduceMean)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 4, 3, padding=1)
+        self.fc = nn.Linear(2, 3)
+
+    def forward(self, x):
+        h = torch.relu(self.conv(x))
+        h = nn.functional.interpolate(h, scale_factor=2, mode="bilinear", align_corners=False)
+        a, b = torch.chunk(h, 2, dim=1)
+        return self.fc(torch.maximum(a, b).mean((2, 3)))
+
+
 def _module(kind):
     torch.manual_seed(0)
     if kind == "mlp":
@@ -59,7 +76,7 @@ def _module(kind):
     return Recurrent(), (4, 3)
 
 
-def _export(module, shape, dynamo):
+def _export(module, shape, dynamo, opset=None):
     module.eval()
     x = torch.randn(2, *shape)
     with warnings.catch_warnings():
@@ -70,7 +87,7 @@ def _export(module, shape, dynamo):
             return program.model_proto.SerializeToString()
         buffer = io.BytesIO()
         torch.onnx.export(module, (x,), buffer, dynamo=False, input_names=["x"],
-                          dynamic_axes={"x": {0: "N"}})
+                          dynamic_axes={"x": {0: "N"}}, opset_version=opset)
         return buffer.getvalue()
 
 
@@ -104,3 +121,20 @@ def test_exported_unit_counts_match_the_torch_architecture():
     net = plnet.from_onnx(_export(module, shape, dynamo=False))
     # ReLU on 3x10x10, max-pool 3x5x5 windows of 4 (3 rows each), LeakyReLU on 4x3x3
     assert net.num_units == 300 + 75 * 3 + 36
+
+
+@pytest.mark.parametrize("dynamo,opset", [(False, 11), (False, None),
+                                          pytest.param(True, None, marks=pytest.mark.slow)])
+def test_a_cnn_with_upsampling_chunk_maximum_and_mean_matches_torch_in_float32(dynamo, opset):
+    if dynamo:
+        pytest.importorskip("onnxscript")
+    torch.manual_seed(0)
+    module = Mixed().eval()
+    data = _export(module, (2, 5, 6), dynamo, opset)
+    ops = {node.op_type for node in onnx.load_from_string(data).graph.node}
+    assert {"Resize", "Max", "ReduceMean"} <= ops
+    net = plnet.from_onnx(data)
+    x = torch.randn(4, 2, 5, 6)
+    with torch.no_grad():
+        expected = module(x).numpy()
+    np.testing.assert_allclose(net(x.numpy().astype(np.float64)), expected, rtol=0, atol=1e-5)
