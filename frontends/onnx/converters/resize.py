@@ -163,7 +163,9 @@ def _resize(node, scales, sizes, mode, coordinate_mode, rounding, axes=None,
     if x.batch_axis is not None and (out[x.batch_axis], factor[x.batch_axis]) != (1, 1.0):
         x = ctx.unbatch(x, "a Resize of the batch axis", node.where)
     for axis, (in_len, out_len, scale) in enumerate(zip(in_shape, out, factor)):
-        if axis == x.batch_axis:
+        # an axis kept at scale 1 is left alone, as onnxruntime does (tf_half_pixel_for_nn
+        # would otherwise shift it by half a pixel, which ceil rounds to the next one)
+        if axis == x.batch_axis or (out_len, scale) == (in_len, 1.0):
             continue
         coords = _coordinates(node, coordinate_mode, out_len, in_len, scale)
         hint = f"{node.name}.{axis}"

@@ -51,7 +51,7 @@ def _compare(ox, model, batch=3, **kwargs):
     return net
 
 
-@pytest.mark.parametrize("coordinates", COORDINATES)
+@pytest.mark.parametrize("coordinates", COORDINATES + ["tf_half_pixel_for_nn"])
 @pytest.mark.parametrize("nearest_mode", NEAREST)
 @pytest.mark.parametrize("scales", SCALES)
 @pytest.mark.parametrize("opset", [11, 13, 18, 19])

@@ -129,7 +129,7 @@ def test_slice_forms(ox, opset, starts, ends, axes, steps):
 
 
 @pytest.mark.parametrize("indices", [1, -1, [0, 2, 2], [[0, 1], [2, 0]]])
-@pytest.mark.parametrize("axis", [1, 2])
+@pytest.mark.parametrize("axis", [1, 2, -1])
 def test_gather_with_constant_indices(ox, indices, axis):
     model = ox.one_node("Gather", [None, 3, 4], {"axis": axis},
                         {"i": np.array(indices, np.int64)})
@@ -153,6 +153,16 @@ def test_pad_modes(ox, mode, opset, pads):
         model = ox.one_node("Pad", [None, 3, 4], {"mode": mode},
                             {"p": np.array(pads, np.int64)}, opset=opset)
     ox.convert_and_compare(model)
+
+
+@pytest.mark.parametrize("mode", ["constant", "edge", "reflect"])
+@pytest.mark.parametrize("axes", [[2], [-1, 1], [1, 2]])
+def test_pad_of_chosen_axes_at_opset_18(ox, mode, axes):
+    pads = [1, 2] * len(axes)
+    consts = {"p": np.array(pads, np.int64), "v": np.array(-0.5 if mode == "constant" else 0,
+                                                           np.float32),
+              "a": np.array(axes, np.int64)}
+    ox.convert_and_compare(ox.one_node("Pad", [None, 3, 4], {"mode": mode}, consts, opset=18))
 
 
 def test_pad_with_a_nonzero_constant(ox):
