@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from onnx import helper
 
 import plnet
@@ -69,3 +71,27 @@ def test_division_by_a_reciprocal_constant_is_a_scale(ox):
                           {"c": np.array([2.0, -4.0, 0.5], np.float32)})
     net = ox.convert_and_compare(model)
     np.testing.assert_allclose(net(np.ones((1, 3))), [[2.0, -4.0, 0.5]])
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(op=st.sampled_from(["Max", "Min", "Mean"]), data=st.data())
+def test_any_broadcast_of_tensors_and_a_constant_matches_onnxruntime(ox, op, data):
+    full = data.draw(st.lists(st.integers(1, 3), min_size=1, max_size=3), label="shape")
+
+    def operand_shape(label):  # the full shape with some axes of size 1
+        ones = data.draw(st.lists(st.booleans(), min_size=len(full), max_size=len(full)),
+                         label=label)
+        return [1 if one else d for one, d in zip(ones, full)]
+
+    count = data.draw(st.integers(1, 3), label="tensors")
+    names = [f"t{i}" for i in range(count)]
+    shapes = [full] + [operand_shape(f"shape{i}") for i in range(1, count)]
+    inputs, consts = list(names), {}
+    if data.draw(st.booleans(), label="with a constant"):
+        cshape = operand_shape("constant")[data.draw(st.integers(0, len(full)), label="drop"):]
+        consts["c"] = np.random.default_rng(0).standard_normal(cshape).astype(np.float32)
+        inputs.insert(data.draw(st.integers(0, count), label="at"), "c")
+    node = helper.make_node(op, inputs, ["y"])
+    model = ox.make_model([node], [(n, [None] + s) for n, s in zip(names, shapes)], "y",
+                          consts)
+    assert ox.convert_and_compare(model).output_shape == tuple(full)

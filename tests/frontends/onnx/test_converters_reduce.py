@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import plnet
 
@@ -82,3 +84,15 @@ def test_reducing_a_batch_fixed_at_one_works_for_any_batch(ox):
 def test_non_piecewise_linear_reductions_are_refused(ox, op):
     with pytest.raises(plnet.NotPiecewiseLinearError, match=op):
         plnet.from_onnx(ox.one_node(op, [None, 3], {"axes": [1]}, opset=13))
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(op=st.sampled_from(sorted(INPUT_FORM)), data=st.data())
+def test_any_set_of_sample_axes_of_any_shape_matches_onnxruntime(ox, op, data):
+    sample = data.draw(st.lists(st.integers(1, 3), min_size=1, max_size=3), label="sample")
+    rank = len(sample) + 1
+    axes = data.draw(st.lists(st.integers(1, rank - 1), min_size=1, unique=True), label="axes")
+    axes = [a - rank if data.draw(st.booleans(), label="negative") else a for a in axes]
+    keepdims = data.draw(st.sampled_from([0, 1]), label="keepdims")
+    opset = data.draw(st.sampled_from(sorted({13, INPUT_FORM[op]})), label="opset")
+    ox.convert_and_compare(_reduce(ox, op, axes, keepdims, opset, in_shape=[None] + sample))
