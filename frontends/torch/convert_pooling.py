@@ -1,10 +1,12 @@
-"""Average pooling, adaptive average pooling (when it is a fixed pooling) and max pooling."""
+"""Average pooling, max pooling and adaptive pooling (any output size)."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch.nn.functional as F
 from torch import nn
 
+from plnet.frontends.torch.axis_maps import adaptive_windows, linear_along, max_over_windows
 from plnet.frontends.torch.registry import converts_function, converts_module
 from plnet.frontends.torch.values import TensorValue
 
@@ -61,27 +63,34 @@ def convert_avg_pool2d(lower, node, x, kernel_size, stride=None, padding=0, ceil
                      count_include_pad, divisor_override)
 
 
-def _adaptive_kernel(lower, shape, output_size, n):
-    sizes = (output_size,) * n if isinstance(output_size, int) or output_size is None \
-        else tuple(output_size)
-    kernel = []
-    for length, out in zip(shape[1:], sizes):
-        out = length if out is None else int(out)
-        if length % out:
-            raise lower.unsupported(f"adaptive pooling from size {length} to {out}: windows "
-                                    f"of unequal size are not a fixed pooling; plnet needs "
-                                    f"the input size ({tuple(shape[1:])}) to be divisible by "
-                                    f"the output size ({sizes})")
-        kernel.append(length // out)
-    return tuple(kernel)
-
-
 def _adaptive(lower, node, x, n, output_size, kind):
+    """Adaptive pooling: one pooling when every size divides, else torch's variable windows
+    (``[floor(i L / out), ceil((i + 1) L / out))``) axis by axis: an average is a constant
+    linear map per axis, a maximum a max over gathered windows per axis (both separable)."""
     tv = lower.tensor(x)
     shape = _spatial(lower, tv, n, f"adaptive_{kind}_pool{n}d")
-    kernel = _adaptive_kernel(lower, shape, output_size, n)
-    make = lower.builder.avg_pool if kind == "avg" else lower.builder.max_pool
-    return TensorValue(make(tv.node, kernel, kernel, 0, name=lower.node_name(node)))
+    sizes = (output_size,) * n if isinstance(output_size, int) or output_size is None \
+        else tuple(output_size)
+    sizes = tuple(length if out is None else int(out) for length, out in zip(shape[1:], sizes))
+    name = lower.node_name(node)
+    if all(length % out == 0 for length, out in zip(shape[1:], sizes)):
+        kernel = tuple(length // out for length, out in zip(shape[1:], sizes))
+        make = lower.builder.avg_pool if kind == "avg" else lower.builder.max_pool
+        return TensorValue(make(tv.node, kernel, kernel, 0, name=name))
+    cur = tv.node
+    for axis, (length, out) in enumerate(zip(shape[1:], sizes)):
+        if length == out:
+            continue
+        windows = adaptive_windows(length, out)
+        step = lower.fresh(f"{name}.axis{axis}")
+        if kind == "avg":
+            matrix = np.zeros((out, length))
+            for i, (start, end) in enumerate(windows):
+                matrix[i, start:end] = 1.0 / (end - start)
+            cur = linear_along(lower, cur, axis + 1, matrix, step)
+        else:
+            cur = max_over_windows(lower, cur, axis + 1, windows, step)
+    return TensorValue(cur)
 
 
 @converts_module(nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)
@@ -98,6 +107,14 @@ def convert_adaptive_avg_pool1d(lower, node, x, output_size):
 @converts_function(F.adaptive_avg_pool2d)
 def convert_adaptive_avg_pool2d(lower, node, x, output_size):
     return _adaptive(lower, node, x, 2, output_size, "avg")
+
+
+@converts_function(F.adaptive_max_pool1d, F.adaptive_max_pool2d)
+def convert_functional_adaptive_max_pool(lower, node, x, output_size, return_indices=False):
+    if return_indices:
+        raise lower.unsupported("return_indices=True: plnet networks return one tensor")
+    n = 1 if node.target is F.adaptive_max_pool1d else 2
+    return _adaptive(lower, node, x, n, output_size, "max")
 
 
 @converts_module(nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)

@@ -11,7 +11,6 @@ import math
 import operator
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from plnet.frontends.torch.registry import converts_function, converts_method, converts_module
@@ -209,10 +208,16 @@ def _shape_dims(lower, x):
 
 @converts_function(getattr)
 def convert_getattr(lower, node, x, name):
+    if isinstance(x, tuple) and name in ("values", "indices"):  # torch.max(x, dim)
+        return x[0 if name == "values" else 1]
     if name == "shape":
         return ShapeValue(_shape_dims(lower, x))
     if name == "ndim":
         return len(_shape_dims(lower, x))
+    if name == "dtype":  # for constants made alike (torch.zeros(..., dtype=x.dtype))
+        return torch.float64
+    if name == "device":
+        return torch.device("cpu")
     if name == "T" or name == "mT":
         raise lower.unsupported(f"x.{name} moves the batch axis; use x.transpose(1, 2)")
     raise lower.unsupported(f"tensor attribute .{name} is not supported")
@@ -228,25 +233,3 @@ def convert_getitem(lower, node, x, index):
     from plnet.frontends.torch.indexing import index_tensor
 
     return index_tensor(lower, node, x, index)
-
-
-
-@converts_function(F.pad)
-def convert_pad(lower, node, x, pad, mode="constant", value=None):
-    if mode != "constant" or value not in (None, 0, 0.0):
-        raise lower.unsupported(f"pad(mode={mode!r}, value={value!r}): plnet supports zero "
-                                f"padding only (mode='constant', value 0; for convolutions "
-                                f"padding_mode='zeros')")
-    tv = lower.tensor(x)
-    shape = lower.shape(tv)
-    pad = [int(p) for p in pad]
-    if len(pad) % 2 or len(pad) // 2 > len(shape) or min(pad, default=0) < 0:
-        raise lower.unsupported(f"pad {pad}: expected non-negative (begin, end) pairs for at "
-                                f"most the {len(shape)} per-sample axes (cropping and "
-                                f"padding the batch axis are not supported)")
-    pairs = [(0, 0)] * len(shape)
-    for i in range(len(pad) // 2):
-        pairs[len(shape) - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-    if not any(b or e for b, e in pairs):
-        return tv
-    return TensorValue(lower.builder.pad(tv.node, pairs, name=lower.node_name(node)))

@@ -17,7 +17,8 @@ from plnet.errors import NotPiecewiseLinearError, ShapeError, UnsupportedOpError
 # importing the converter families registers them; the registry itself imports none of
 # them, so that the families can import it without a cycle
 from plnet.frontends.torch import (convert_activations, convert_arith,  # noqa: F401
-                                   convert_layers, convert_plnet, convert_pooling, convert_rnn,
+                                   convert_layers, convert_pad, convert_plnet, convert_pooling,
+                                   convert_reduce, convert_resize, convert_rnn, convert_split,
                                    convert_views, registry)
 from plnet.frontends.torch.values import (AffineValue, TensorValue, contains_tensor,
                                           is_tensor_like, to_numpy)

@@ -10,6 +10,8 @@ torch = pytest.importorskip("torch")
 
 #: the converted network and the torch module (both float64) agree to this, relative
 AGREE_RTOL = 1e-9
+#: the same for ops lowered by exact rewrites (reductions, resizing, padding modes, the zoo)
+EXACT_RTOL = 1e-10
 
 
 def _max_rel_error(module, net, x: np.ndarray) -> float:
@@ -20,7 +22,8 @@ def _max_rel_error(module, net, x: np.ndarray) -> float:
     return float(np.abs(got - want).max() / (1.0 + np.abs(want).max()))
 
 
-def _convert_and_compare(module, example_shape, *, samples=6, seed=1, **kwargs):
+def _convert_and_compare(module, example_shape, *, samples=6, seed=1, rtol=AGREE_RTOL,
+                         **kwargs):
     """Convert ``module`` (float64, eval) at ``[2, *example_shape]`` and compare it with
     torch on fresh random inputs; return the network."""
     import plnet
@@ -32,7 +35,7 @@ def _convert_and_compare(module, example_shape, *, samples=6, seed=1, **kwargs):
     net = plnet.from_torch(module, example, **kwargs)
     x = rng.normal(size=(samples,) + tuple(example_shape)) * 2.0
     err = _max_rel_error(module, net, x)
-    assert err <= AGREE_RTOL, f"converted network differs from torch by {err:.3e}"
+    assert err <= rtol, f"converted network differs from torch by {err:.3e}"
     return net
 
 
@@ -57,6 +60,15 @@ def convert_and_compare():
 
 
 @pytest.fixture
+def convert_exactly():
+    """``convert_and_compare`` within :data:`EXACT_RTOL`."""
+    def convert(module, example_shape, **kwargs):
+        return _convert_and_compare(module, example_shape, rtol=EXACT_RTOL, **kwargs)
+
+    return convert
+
+
+@pytest.fixture
 def max_rel_error():
     """``max_rel_error(module, net, x) -> float``: torch (float64) vs the network."""
     return _max_rel_error
@@ -65,3 +77,20 @@ def max_rel_error():
 @pytest.fixture
 def randomize_batch_norm():
     return _randomize_batch_norm
+
+
+class _Lambda(torch.nn.Module):
+    """A module whose forward is a function of the input."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+@pytest.fixture
+def as_module():
+    """``as_module(fn) -> torch.nn.Module`` computing ``fn(x)``."""
+    return _Lambda

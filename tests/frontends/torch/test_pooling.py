@@ -60,14 +60,6 @@ def test_adaptive_pooling_with_divisible_sizes_matches_torch(convert_and_compare
     convert_and_compare(nn.Sequential(cls(size), nn.Flatten()), shape)
 
 
-@pytest.mark.parametrize("model", [nn.AdaptiveAvgPool1d(5), nn.AdaptiveAvgPool2d((4, 3))])
-def test_adaptive_pooling_with_unequal_windows_is_refused(model):
-    example = torch.randn(2, 1, 12) if isinstance(model, nn.AdaptiveAvgPool1d) else \
-        torch.randn(2, 1, 6, 6)
-    with pytest.raises(UnsupportedOpError, match="divisible"):
-        plnet.from_torch(model, example)
-
-
 @pytest.mark.parametrize("kernel,stride,padding,dilation,ceil_mode", [
     (2, None, 0, 1, False), (3, 2, 1, 1, False), (3, 2, 1, 1, True), (3, 2, 1, 2, True),
     (2, 3, 1, 1, True), (4, 1, 2, 2, False), (3, 3, 0, 1, True),
