@@ -94,3 +94,55 @@ class _Lambda(torch.nn.Module):
 def as_module():
     """``as_module(fn) -> torch.nn.Module`` computing ``fn(x)``."""
     return _Lambda
+
+
+def load_zoo():
+    """The architectures of ``zoo.py`` (loaded by path: test modules do not import each
+    other under --import-mode=importlib)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    if "plnet_test_zoo" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("plnet_test_zoo",
+                                                      Path(__file__).with_name("zoo.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["plnet_test_zoo"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["plnet_test_zoo"]
+
+
+def pytest_generate_tests(metafunc):
+    if "zoo_name" in metafunc.fixturenames:
+        metafunc.parametrize("zoo_name", sorted(load_zoo().ZOO))
+    if "refused_zoo_name" in metafunc.fixturenames:
+        metafunc.parametrize("refused_zoo_name", sorted(load_zoo().REFUSED))
+
+
+@pytest.fixture
+def zoo():
+    """The module ``zoo.py``: ``ZOO`` and ``REFUSED`` map names to builders."""
+    return load_zoo()
+
+
+_ZOO_CONVERSIONS: dict = {}
+
+
+@pytest.fixture
+def zoo_conversion():
+    """``zoo_conversion(name) -> (module, net, x)``: the zoo's float64 module in eval mode
+    with random batch-norm statistics, its conversion and four test inputs (each converted
+    once per session)."""
+    import plnet
+
+    def convert(name):
+        if name not in _ZOO_CONVERSIONS:
+            make, shape = load_zoo().ZOO[name]
+            torch.manual_seed(0)
+            module = _randomize_batch_norm(make(), seed=1).double().eval()
+            rng = np.random.default_rng(0)
+            net = plnet.from_torch(module, torch.as_tensor(rng.normal(size=(2,) + shape)))
+            _ZOO_CONVERSIONS[name] = (module, net, rng.normal(size=(4,) + shape))
+        return _ZOO_CONVERSIONS[name]
+
+    return convert

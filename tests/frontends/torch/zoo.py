@@ -324,3 +324,242 @@ class MobileNetV2(nn.Module):
     def forward(self, x):
         x = F.adaptive_avg_pool2d(self.features(x), (1, 1))
         return self.classifier(torch.flatten(x, 1))
+
+
+# --- MNASNet -----------------------------------------------------------------------------
+class InvertedResidualMnas(nn.Module):
+    def __init__(self, cin, cout, kernel, stride, expand):
+        super().__init__()
+        mid = cin * expand
+        self.apply_residual = cin == cout and stride == 1
+        self.layers = nn.Sequential(
+            nn.Conv2d(cin, mid, 1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
+            nn.Conv2d(mid, mid, kernel, stride, kernel // 2, groups=mid, bias=False),
+            nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
+            nn.Conv2d(mid, cout, 1, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        return self.layers(x) + x if self.apply_residual else self.layers(x)
+
+
+class MNASNet(nn.Module):
+    def __init__(self, classes=10):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Conv2d(3, 8, 3, 2, 1, bias=False), nn.BatchNorm2d(8), nn.ReLU(inplace=True),
+            nn.Conv2d(8, 8, 3, 1, 1, groups=8, bias=False), nn.BatchNorm2d(8),
+            nn.ReLU(inplace=True), nn.Conv2d(8, 4, 1, bias=False), nn.BatchNorm2d(4),
+            InvertedResidualMnas(4, 8, 3, 2, 3), InvertedResidualMnas(8, 8, 3, 1, 3),
+            InvertedResidualMnas(8, 12, 5, 2, 3), InvertedResidualMnas(12, 16, 5, 2, 6),
+            nn.Conv2d(16, 32, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True))
+        self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(32, classes))
+
+    def forward(self, x):
+        return self.classifier(self.layers(x).mean([2, 3]))
+
+
+# --- ShuffleNetV2 ------------------------------------------------------------------------
+def channel_shuffle(x, groups):
+    batch, channels, height, width = x.size()
+    x = x.view(batch, groups, channels // groups, height, width)
+    x = torch.transpose(x, 1, 2).contiguous()
+    return x.view(batch, -1, height, width)
+
+
+class ShuffleUnit(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.stride = stride
+        branch = cout // 2
+        if stride > 1:
+            self.branch1 = nn.Sequential(
+                nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False), nn.BatchNorm2d(cin),
+                nn.Conv2d(cin, branch, 1, bias=False), nn.BatchNorm2d(branch),
+                nn.ReLU(inplace=True))
+        else:
+            self.branch1 = nn.Sequential()
+        bin_ = cin if stride > 1 else branch
+        self.branch2 = nn.Sequential(
+            nn.Conv2d(bin_, branch, 1, bias=False), nn.BatchNorm2d(branch), nn.ReLU(inplace=True),
+            nn.Conv2d(branch, branch, 3, stride, 1, groups=branch, bias=False),
+            nn.BatchNorm2d(branch), nn.Conv2d(branch, branch, 1, bias=False),
+            nn.BatchNorm2d(branch), nn.ReLU(inplace=True))
+
+    def forward(self, x):
+        if self.stride == 1:
+            x1, x2 = x.chunk(2, dim=1)
+            out = torch.cat((x1, self.branch2(x2)), dim=1)
+        else:
+            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
+        return channel_shuffle(out, 2)
+
+
+class ShuffleNetV2(nn.Module):
+    def __init__(self, repeats=(2, 2, 2), channels=(8, 16, 32, 64, 64), classes=10):
+        super().__init__()
+        self.conv1 = nn.Sequential(nn.Conv2d(3, channels[0], 3, 2, 1, bias=False),
+                                   nn.BatchNorm2d(channels[0]), nn.ReLU(inplace=True))
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        cin, stages = channels[0], []
+        for n, cout in zip(repeats, channels[1:]):
+            units = [ShuffleUnit(cin, cout, 2)] + [ShuffleUnit(cout, cout, 1)
+                                                   for _ in range(n - 1)]
+            stages.append(nn.Sequential(*units))
+            cin = cout
+        self.stage2, self.stage3, self.stage4 = stages
+        self.conv5 = nn.Sequential(nn.Conv2d(cin, channels[-1], 1, bias=False),
+                                   nn.BatchNorm2d(channels[-1]), nn.ReLU(inplace=True))
+        self.fc = nn.Linear(channels[-1], classes)
+
+    def forward(self, x):
+        x = self.maxpool(self.conv1(x))
+        x = self.conv5(self.stage4(self.stage3(self.stage2(x))))
+        return self.fc(x.mean([2, 3]))
+
+
+# --- RegNet ------------------------------------------------------------------------------
+class SqueezeExcitation(nn.Module):
+    def __init__(self, channels, squeeze):
+        super().__init__()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(channels, squeeze, 1)
+        self.fc2 = nn.Conv2d(squeeze, channels, 1)
+        self.activation = nn.ReLU()
+        self.scale_activation = nn.Sigmoid()
+
+    def forward(self, x):
+        scale = self.scale_activation(self.fc2(self.activation(self.fc1(self.avgpool(x)))))
+        return scale * x
+
+
+class ResBottleneckBlock(nn.Module):
+    def __init__(self, cin, cout, stride, group_width=4, se_ratio=None):
+        super().__init__()
+        self.proj = None
+        if cin != cout or stride != 1:
+            self.proj = conv_bn(cin, cout, 1, stride, act=None)
+        layers = [conv_bn(cin, cout, 1),
+                  conv_bn(cout, cout, 3, stride, groups=cout // group_width)]
+        if se_ratio:
+            layers.append(SqueezeExcitation(cout, max(1, int(round(se_ratio * cin)))))
+        layers.append(conv_bn(cout, cout, 1, act=None))
+        self.f = nn.Sequential(*layers)
+        self.activation = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        shortcut = x if self.proj is None else self.proj(x)
+        return self.activation(shortcut + self.f(x))
+
+
+class RegNet(nn.Module):
+    def __init__(self, widths=(8, 16, 32), depths=(1, 2, 1), se_ratio=None, classes=10):
+        super().__init__()
+        self.stem = conv_bn(3, 8, 3, 2)
+        cin, stages = 8, []
+        for width, depth in zip(widths, depths):
+            stages.append(nn.Sequential(*[ResBottleneckBlock(cin if i == 0 else width, width,
+                                                             2 if i == 0 else 1,
+                                                             se_ratio=se_ratio)
+                                          for i in range(depth)]))
+            cin = width
+        self.trunk_output = nn.Sequential(*stages)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(cin, classes)
+
+    def forward(self, x):
+        x = self.avgpool(self.trunk_output(self.stem(x)))
+        return self.fc(x.flatten(start_dim=1))
+
+
+# --- not piecewise linear: must be refused -----------------------------------------------
+class MobileNetV3Block(nn.Module):
+    def __init__(self, classes=10):
+        super().__init__()
+        self.features = nn.Sequential(conv_bn(3, 8, 3, 2, act=nn.Hardswish),
+                                      conv_bn(8, 8, 3, 1, groups=8, act=nn.ReLU))
+        self.classifier = nn.Sequential(nn.Linear(8, 16), nn.Hardswish(), nn.Linear(16, classes))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(F.adaptive_avg_pool2d(self.features(x), 1), 1))
+
+
+class EfficientNetBlock(nn.Module):
+    def __init__(self, classes=10):
+        super().__init__()
+        self.features = nn.Sequential(conv_bn(3, 8, 3, 2, act=nn.SiLU),
+                                      conv_bn(8, 8, 3, 1, groups=8, act=nn.SiLU))
+        self.fc = nn.Linear(8, classes)
+
+    def forward(self, x):
+        return self.fc(self.features(x).mean((2, 3)))
+
+
+class LayerNorm2d(nn.LayerNorm):
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class ConvNeXtBlock(nn.Module):
+    def __init__(self, dim=8, classes=10):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, dim, 4, 4), LayerNorm2d(dim))
+        self.dwconv = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.block = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 4 * dim), nn.GELU(),
+                                   nn.Linear(4 * dim, dim))
+        self.fc = nn.Linear(dim, classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        y = self.dwconv(x).permute(0, 2, 3, 1)
+        x = x + self.block(y).permute(0, 3, 1, 2)
+        return self.fc(x.mean((2, 3)))
+
+
+class ViTBlock(nn.Module):
+    def __init__(self, dim=8, patch=8, classes=10):
+        super().__init__()
+        self.patchify = nn.Conv2d(3, dim, patch, patch)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.head = nn.Linear(dim, classes)
+        self.scale = dim ** -0.5
+
+    def forward(self, x):
+        tokens = self.patchify(x).flatten(2).transpose(1, 2)  # [B, N, D]
+        q, k, v = self.qkv(tokens).chunk(3, dim=-1)
+        attention = torch.softmax(q @ k.transpose(-2, -1) * self.scale, dim=-1)
+        tokens = tokens + self.proj(attention @ v)
+        return self.head(tokens.mean(1))
+
+
+def resnext(**kwargs):
+    return ResNet(Bottleneck, width=8, groups=2, base_width=32, **kwargs)
+
+
+#: name -> (constructor, per-sample input shape): architectures from_torch converts
+ZOO = {
+    "resnet_basic": (lambda: ResNet(BasicBlock), (3, 32, 32)),
+    "resnet_bottleneck": (lambda: ResNet(Bottleneck, width=4), (3, 32, 32)),
+    "resnext": (resnext, (3, 32, 32)),
+    "vgg11": (lambda: VGG(), (3, 32, 32)),
+    "vgg11_bn": (lambda: VGG(batch_norm=True), (3, 32, 32)),
+    "alexnet": (AlexNet, (3, 64, 64)),
+    "squeezenet": (SqueezeNet, (3, 64, 64)),
+    "densenet": (DenseNet, (3, 32, 32)),
+    "googlenet": (GoogLeNet, (3, 64, 64)),
+    "mobilenet_v2": (MobileNetV2, (3, 64, 64)),
+    "mnasnet": (MNASNet, (3, 64, 64)),
+    "shufflenet_v2": (ShuffleNetV2, (3, 64, 64)),
+    "regnet": (RegNet, (3, 32, 32)),
+}
+
+#: name -> (constructor, per-sample input shape, the op its refusal names)
+REFUSED = {
+    "regnet_se": (lambda: RegNet(se_ratio=0.25), (3, 32, 32), "Sigmoid"),
+    "mobilenet_v3_hardswish": (MobileNetV3Block, (3, 32, 32), "Hardswish"),
+    "efficientnet_silu": (EfficientNetBlock, (3, 32, 32), "SiLU"),
+    "convnext_layer_norm": (ConvNeXtBlock, (3, 32, 32), "layer_norm"),
+    "vit_attention": (ViTBlock, (3, 32, 32), "matmul"),
+}
