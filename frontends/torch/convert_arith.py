@@ -140,3 +140,23 @@ def convert_div(lower, node, a, b, *, rounding_mode=None, out=None):
     if (c == 0).any():
         raise lower.unsupported("division by a constant that holds zeros")
     return _scale(lower, a, 1.0 / c)
+
+
+@converts_function(operator.matmul, torch.matmul, torch.mm, torch.bmm)
+@converts_method("matmul", "mm", "bmm", "__matmul__")
+def convert_matmul(lower, node, a, b, *, out=None):
+    """``x @ W`` with a constant matrix ``W`` is a dense on the last axis."""
+    _operands(lower, a, b)
+    if is_tensor_like(a) and is_tensor_like(b):
+        raise lower.not_pl("the matrix product of two tensors that both depend on the "
+                           "input (as in attention) is not piecewise linear; only products "
+                           "with a constant matrix are supported")
+    if not is_tensor_like(a):
+        raise lower.unsupported("a constant matrix times a traced tensor (W @ x) is not "
+                                "supported; write x @ W.T or use nn.Linear")
+    w = to_numpy(b)
+    if w.ndim != 2:
+        raise lower.unsupported(f"x @ W with a constant of shape {tuple(w.shape)}: plnet "
+                                f"supports a constant matrix (2-d) on the right")
+    tv = lower.tensor(a)
+    return TensorValue(lower.builder.dense(tv.node, w.T, name=lower.node_name(node)))

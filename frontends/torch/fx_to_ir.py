@@ -17,8 +17,9 @@ from plnet.errors import NotPiecewiseLinearError, ShapeError, UnsupportedOpError
 # importing the converter families registers them; the registry itself imports none of
 # them, so that the families can import it without a cycle
 from plnet.frontends.torch import (convert_activations, convert_arith,  # noqa: F401
-                                   convert_layers, convert_pad, convert_plnet, convert_pooling,
-                                   convert_reduce, convert_resize, convert_rnn, convert_split,
+                                   convert_expand, convert_layers, convert_pad, convert_plnet,
+                                   convert_pooling, convert_reduce, convert_resize, convert_rnn,
+                                   convert_split,
                                    convert_views, registry)
 from plnet.frontends.torch.values import (AffineValue, TensorValue, contains_tensor,
                                           is_tensor_like, to_numpy)
@@ -260,10 +261,11 @@ class FxToIR:
                               f"certificate exists for it. {hint}", node)
         raise self.unsupported(f"plnet has no converter for {name or key!r}. Supported "
                                f"layers: Linear, Conv1d/2d, ConvTranspose1d/2d, "
-                               f"BatchNorm1d/2d (eval), ReLU, LeakyReLU, AvgPool, "
-                               f"AdaptiveAvgPool, MaxPool, "
-                               f"Flatten, Dropout/Identity, nn.RNN(relu) and linear views "
-                               f"and arithmetic with constants; rewrite the model with "
+                               f"BatchNorm1d/2d (eval), ReLU, LeakyReLU, PReLU, pooling, "
+                               f"padding, interpolation, reductions, Flatten, "
+                               f"Dropout/Identity, nn.RNN(relu) and linear views and "
+                               f"arithmetic with constants (the table in the torch "
+                               f"frontend's README.md); rewrite the model with "
                                f"these or add a converter", node)
 
 

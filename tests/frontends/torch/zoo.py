@@ -561,5 +561,5 @@ REFUSED = {
     "mobilenet_v3_hardswish": (MobileNetV3Block, (3, 32, 32), "Hardswish"),
     "efficientnet_silu": (EfficientNetBlock, (3, 32, 32), "SiLU"),
     "convnext_layer_norm": (ConvNeXtBlock, (3, 32, 32), "layer_norm"),
-    "vit_attention": (ViTBlock, (3, 32, 32), "matmul"),
+    "vit_attention": (ViTBlock, (3, 32, 32), "matmul"),  # q @ k^T, before the softmax
 }
