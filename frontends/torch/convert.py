@@ -78,7 +78,9 @@ def from_torch(module: torch.nn.Module, example_input: torch.Tensor | npt.ArrayL
     Conv1d/2d (zero padding, 'same'/'valid'); ConvTranspose1d/2d (zero padding,
     ``output_size=`` given as constants); BatchNorm1d/2d in eval mode (folded into the
     Linear/Conv before it, else a scale/shift); ReLU, LeakyReLU, single-slope PReLU;
-    AvgPool, AdaptiveAvgPool/AdaptiveMaxPool with divisible sizes, MaxPool; Flatten and
+    AvgPool, AdaptiveAvgPool/AdaptiveMaxPool (any size), MaxPool; reductions (mean, sum,
+    amax, max along a dim), maximum/minimum, interpolate, every padding mode, chunk/split/
+    stack, expand/repeat (the full table is in the frontend's README); Flatten and
     the linear views (view, reshape, permute, transpose, squeeze, unsqueeze, indexing,
     cat); Dropout/Identity in eval mode; arithmetic with constants (input normalization);
     ``nn.RNN`` with ReLU, unrolled over the example's sequence length with tied weights.
