@@ -4,8 +4,8 @@ torch has no fast CPU kernel for float64 grouped convolutions: it convolves grou
 (a depthwise 3x3 convolution over 192 channels of 32x32 takes 2 s for 8 samples, 50 times
 its float32 time), so the float64 reference run of a MobileNet dominated ``from_torch``.
 Inside :func:`fast_grouped_convolutions`, a float64 CPU ``conv1d``/``conv2d`` with
-``groups > 1`` is computed as unfold + one batched product over the groups instead: the
-same sums in another order (rounding-level differences only).
+``groups > 1`` is computed as a sum over the kernel's taps of strided views times the
+tap's weights instead: the same sums in another order (rounding-level differences only).
 """
 
 from __future__ import annotations
@@ -23,17 +23,29 @@ def _pairs(value, n):
 
 def grouped_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                    stride, padding, dilation, groups: int) -> torch.Tensor:
-    """``F.conv2d`` with numeric padding, as unfold + a product batched over the groups."""
+    """``F.conv2d`` with numeric padding, as a sum over the kernel's taps of strided views
+    of the padded input, each multiplied by its tap's weights in one product batched over
+    the groups (torch's float64 ``unfold`` is as slow as its grouped convolution)."""
     batch, channels, height, width = x.shape
     cout, cin_g, kh, kw = weight.shape
-    stride, padding, dilation = _pairs(stride, 2), _pairs(padding, 2), _pairs(dilation, 2)
-    cols = F.unfold(x, (kh, kw), dilation=dilation, padding=padding, stride=stride)
-    out_h = (height + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-    out_w = (width + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
-    cols = cols.view(batch, groups, cin_g * kh * kw, out_h * out_w)
-    w = weight.reshape(groups, cout // groups, cin_g * kh * kw)
-    y = torch.einsum("gok,bgkl->bgol", w, cols).reshape(batch, cout, out_h, out_w)
-    return y if bias is None else y + bias.view(1, -1, 1, 1)
+    (sh, sw), (ph, pw), (dh, dw) = (_pairs(stride, 2), _pairs(padding, 2),
+                                    _pairs(dilation, 2))
+    out_h = (height + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    out_w = (width + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    padded = F.pad(x, (pw, pw, ph, ph))
+    w = weight.reshape(groups, cout // groups, cin_g, kh, kw)
+    out = x.new_zeros((batch, groups, cout // groups, out_h, out_w))
+    for i in range(kh):
+        for j in range(kw):
+            tap = padded[:, :, i * dh:i * dh + sh * (out_h - 1) + 1:sh,
+                         j * dw:j * dw + sw * (out_w - 1) + 1:sw]
+            tap = tap.reshape(batch, groups, cin_g, out_h, out_w)
+            if cin_g == 1:  # depthwise: a broadcast product
+                out += tap * w[:, :, 0, i, j].reshape(1, groups, -1, 1, 1)
+            else:
+                out += torch.einsum("gdc,bgchw->bgdhw", w[:, :, :, i, j], tap)
+    out = out.reshape(batch, cout, out_h, out_w)
+    return out if bias is None else out + bias.view(1, -1, 1, 1)
 
 
 def _conv_args(args, kwargs):
@@ -67,6 +79,6 @@ class _GroupedConvMode(TorchFunctionMode):
 
 @contextlib.contextmanager
 def fast_grouped_convolutions():
-    """Compute float64 CPU grouped convolutions as unfold + a batched matrix product."""
+    """Compute float64 CPU grouped convolutions tap by tap (see :func:`grouped_conv2d`)."""
     with _GroupedConvMode():
         yield

@@ -1,4 +1,4 @@
-"""The check's float64 grouped convolution (unfold + batched product) equals torch's."""
+"""The check's float64 grouped convolution (tap by tap) equals torch's."""
 
 from __future__ import annotations
 
