@@ -1,11 +1,14 @@
-"""Grouped convolutions in float64 at the speed of a matrix product, for the check.
+"""Grouped convolutions in the float64 check, run on one thread.
 
-torch has no fast CPU kernel for float64 grouped convolutions: it convolves group by group
-(a depthwise 3x3 convolution over 192 channels of 32x32 takes 2 s for 8 samples, 50 times
-its float32 time), so the float64 reference run of a MobileNet dominated ``from_torch``.
-Inside :func:`fast_grouped_convolutions`, a float64 CPU ``conv1d``/``conv2d`` with
-``groups > 1`` is computed as a sum over the kernel's taps of strided views times the
-tap's weights instead: the same sums in another order (rounding-level differences only).
+torch has no oneDNN kernel for float64, so a float64 grouped convolution on the CPU runs
+group by group, each group an im2col + matrix product in its own parallel region: a
+depthwise convolution over 960 channels is 960 fork/joins of the thread pool. On a loaded
+machine each fork/join waits for a descheduled thread, and the float64 reference run of a
+MobileNetV2 took most of ``from_torch``'s 20-35 s. On one thread the same kernel runs 7-10
+times faster there (and as fast on an idle machine). Inside
+:func:`single_threaded_grouped_convolutions`, ``conv1d``/``conv2d`` calls with
+``groups > 1`` run on one thread; everything else keeps the thread pool, and the reference
+stays torch's own kernels.
 """
 
 from __future__ import annotations
@@ -16,69 +19,29 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-
-def _pairs(value, n):
-    return (value,) * n if isinstance(value, int) else tuple(value)
+_CONVOLUTIONS = (torch.conv1d, torch.conv2d, F.conv1d, F.conv2d)
 
 
-def grouped_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                   stride, padding, dilation, groups: int) -> torch.Tensor:
-    """``F.conv2d`` with numeric padding, as a sum over the kernel's taps of strided views
-    of the padded input, each multiplied by its tap's weights in one product batched over
-    the groups (torch's float64 ``unfold`` is as slow as its grouped convolution)."""
-    batch, channels, height, width = x.shape
-    cout, cin_g, kh, kw = weight.shape
-    (sh, sw), (ph, pw), (dh, dw) = (_pairs(stride, 2), _pairs(padding, 2),
-                                    _pairs(dilation, 2))
-    out_h = (height + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-    out_w = (width + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-    padded = F.pad(x, (pw, pw, ph, ph))
-    w = weight.reshape(groups, cout // groups, cin_g, kh, kw)
-    out = x.new_zeros((batch, groups, cout // groups, out_h, out_w))
-    for i in range(kh):
-        for j in range(kw):
-            tap = padded[:, :, i * dh:i * dh + sh * (out_h - 1) + 1:sh,
-                         j * dw:j * dw + sw * (out_w - 1) + 1:sw]
-            tap = tap.reshape(batch, groups, cin_g, out_h, out_w)
-            if cin_g == 1:  # depthwise: a broadcast product
-                out += tap * w[:, :, 0, i, j].reshape(1, groups, -1, 1, 1)
-            else:
-                out += torch.einsum("gdc,bgchw->bgdhw", w[:, :, :, i, j], tap)
-    out = out.reshape(batch, cout, out_h, out_w)
-    return out if bias is None else out + bias.view(1, -1, 1, 1)
+def _groups(args, kwargs) -> int:
+    groups = kwargs.get("groups", args[6] if len(args) > 6 else 1)
+    return int(groups)
 
 
-def _conv_args(args, kwargs):
-    names = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
-    defaults = (None, None, None, 1, 0, 1, 1)
-    bound = dict(zip(names, defaults))
-    bound.update(zip(names, args))
-    bound.update(kwargs)
-    return bound
-
-
-class _GroupedConvMode(TorchFunctionMode):
+class _SingleThreadedGroupedConvolutions(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func in (torch.conv2d, F.conv2d, torch.conv1d, F.conv1d):
-            a = _conv_args(args, kwargs)
-            x = a["input"]
-            if (a["groups"] > 1 and x.dtype == torch.float64 and x.device.type == "cpu"
-                    and not isinstance(a["padding"], str)
-                    and x.dim() == (4 if func in (torch.conv2d, F.conv2d) else 3)):
-                if x.dim() == 4:
-                    return grouped_conv2d(x, a["weight"], a["bias"], a["stride"],
-                                          a["padding"], a["dilation"], a["groups"])
-                one = grouped_conv2d(x.unsqueeze(2), a["weight"].unsqueeze(2), a["bias"],
-                                     (1, _pairs(a["stride"], 1)[0]),
-                                     (0, _pairs(a["padding"], 1)[0]),
-                                     (1, _pairs(a["dilation"], 1)[0]), a["groups"])
-                return one.squeeze(2)
+        if func in _CONVOLUTIONS and _groups(args, kwargs) > 1:
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                torch.set_num_threads(threads)
         return func(*args, **kwargs)
 
 
 @contextlib.contextmanager
-def fast_grouped_convolutions():
-    """Compute float64 CPU grouped convolutions tap by tap (see :func:`grouped_conv2d`)."""
-    with _GroupedConvMode():
+def single_threaded_grouped_convolutions():
+    """Run torch's grouped convolutions on one thread (see the module's docstring)."""
+    with _SingleThreadedGroupedConvolutions():
         yield

@@ -1,4 +1,4 @@
-"""The check's float64 grouped convolution (tap by tap) equals torch's."""
+"""The float64 check runs torch's grouped convolutions on one thread, and only those."""
 
 from __future__ import annotations
 
@@ -6,29 +6,47 @@ import pytest
 
 torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
+from torch.overrides import TorchFunctionMode  # noqa: E402
 
-from plnet.frontends.torch.grouped_conv import (fast_grouped_convolutions,  # noqa: E402
-                                                grouped_conv2d)
-
-
-@pytest.mark.parametrize("groups,stride,padding,dilation", [
-    (6, 1, 1, 1), (3, 2, 0, 1), (2, (2, 1), (1, 2), (1, 2)), (6, 2, 2, 2)])
-def test_grouped_conv2d_equals_torch(groups, stride, padding, dilation):
-    x = torch.randn(3, 6, 9, 8, dtype=torch.float64)
-    w = torch.randn(12, 6 // groups, 3, 3, dtype=torch.float64)
-    b = torch.randn(12, dtype=torch.float64)
-    want = F.conv2d(x, w, b, stride, padding, dilation, groups)
-    got = grouped_conv2d(x, w, b, stride, padding, dilation, groups)
-    assert torch.allclose(got, want, rtol=1e-12, atol=1e-12)
-    with fast_grouped_convolutions():
-        assert torch.allclose(F.conv2d(x, w, b, stride, padding, dilation, groups), want,
-                              rtol=1e-12, atol=1e-12)
+from plnet.frontends.torch.grouped_conv import (  # noqa: E402
+    single_threaded_grouped_convolutions)
 
 
-def test_grouped_conv1d_equals_torch():
-    x = torch.randn(3, 4, 11, dtype=torch.float64)
-    w = torch.randn(8, 2, 3, dtype=torch.float64)
-    want = F.conv1d(x, w, None, 2, 1, 1, 2)
-    with fast_grouped_convolutions():
-        got = torch.conv1d(x, w, None, 2, 1, 1, 2)
-    assert torch.allclose(got, want, rtol=1e-12, atol=1e-12)
+class ThreadsSeen(TorchFunctionMode):
+    """Records the thread count each convolution runs with."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func in (torch.conv1d, torch.conv2d, F.conv1d, F.conv2d):
+            self.seen.append(torch.get_num_threads())
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.fixture
+def two_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_grouped_convolutions_run_on_one_thread_and_others_on_the_pool(two_threads):
+    x = torch.randn(2, 4, 6, 6, dtype=torch.float64)
+    w_grouped = torch.randn(4, 1, 3, 3, dtype=torch.float64)
+    w_dense = torch.randn(4, 4, 3, 3, dtype=torch.float64)
+    with ThreadsSeen() as probe, single_threaded_grouped_convolutions():
+        grouped = F.conv2d(x, w_grouped, None, 1, 1, 1, 4)
+        torch.conv1d(x[:, :, 0], w_grouped[..., 0], groups=4)
+        F.conv2d(x, w_dense, padding=1)
+    assert probe.seen == [1, 1, 2]
+    assert torch.get_num_threads() == 2
+    assert torch.equal(grouped, F.conv2d(x, w_grouped, None, 1, 1, 1, 4))
+
+
+def test_the_thread_count_is_restored_when_a_grouped_convolution_fails(two_threads):
+    with single_threaded_grouped_convolutions(), pytest.raises(RuntimeError):
+        F.conv2d(torch.randn(1, 3, 5, 5), torch.randn(4, 1, 3, 3), groups=4)
+    assert torch.get_num_threads() == 2
