@@ -3,12 +3,16 @@ modules and functions: converted exactly and compared with torch (float64)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
+import plnet  # noqa: E402
 from plnet.frontends.torch.axis_maps import adaptive_windows  # noqa: E402
 
 
@@ -46,3 +50,20 @@ def test_functional_adaptive_pooling_1d_matches_torch(convert_exactly, fn):
 def test_adaptive_windows_follow_torchs_floor_and_ceil_rule():
     assert adaptive_windows(5, 3) == [(0, 2), (1, 4), (3, 5)]
     assert adaptive_windows(2, 4) == [(0, 1), (0, 1), (1, 2), (1, 2)]
+
+
+@given(st.data())
+def test_random_adaptive_pooling_sizes_match_torch(data):
+    """Any input length and output size, 1-d and 2-d, average and max."""
+    n = data.draw(st.sampled_from([1, 2]))
+    spatial = tuple(data.draw(st.integers(1, 9)) for _ in range(n))
+    sizes = tuple(data.draw(st.integers(1, 10)) for _ in range(n))
+    kind = data.draw(st.sampled_from(["Avg", "Max"]))
+    pool = getattr(nn, f"Adaptive{kind}Pool{n}d")(sizes if n == 2 else sizes[0])
+    model = nn.Sequential(pool).double().eval()
+    example = torch.randn((2, 2) + spatial, dtype=torch.float64)
+    net = plnet.from_torch(model, example, check=False)
+    x = np.random.default_rng(0).normal(size=(3, 2) + spatial)
+    with torch.no_grad():
+        want = model(torch.as_tensor(x)).numpy()
+    np.testing.assert_allclose(net(x), want, rtol=1e-12, atol=1e-12)

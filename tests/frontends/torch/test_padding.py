@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
@@ -48,3 +51,24 @@ def test_padding_modules_match_torch(convert_exactly, module, shape):
 def test_reflect_padding_by_the_axis_length_is_refused():
     with pytest.raises(UnsupportedOpError, match="reflect"):
         plnet.from_torch(Pad((3, 3), mode="reflect"), torch.randn(2, 2, 3), check=False)
+
+
+@given(st.data())
+def test_random_pads_in_every_mode_match_torch(data):
+    """Drawn amounts (negative crops in constant mode) on 1 or 2 padded axes."""
+    mode = data.draw(st.sampled_from(["constant", "reflect", "replicate", "circular"]))
+    n = data.draw(st.sampled_from([1, 2]))
+    spatial = tuple(data.draw(st.integers(2, 6)) for _ in range(n))
+    low = -1 if mode == "constant" else 0
+    high = {"reflect": min(spatial) - 1, "circular": min(spatial)}.get(mode, 3)
+    pad = tuple(data.draw(st.integers(low, high)) for _ in range(2 * n))
+    # pairs run from the last axis backwards; a crop that leaves nothing is not a tensor
+    assume(all(length + pad[2 * i] + pad[2 * i + 1] > 0
+               for i, length in enumerate(reversed(spatial))))
+    value = data.draw(st.floats(-2, 2)) if mode == "constant" else None
+    model = Pad(pad, mode=mode, value=value) if mode == "constant" else Pad(pad, mode=mode)
+    example = torch.randn((2, 2) + spatial, dtype=torch.float64)
+    net = plnet.from_torch(model, example, check=False)
+    x = np.random.default_rng(0).normal(size=(3, 2) + spatial)
+    want = model(torch.as_tensor(x)).numpy()
+    np.testing.assert_allclose(net(x), want, rtol=0, atol=0)
