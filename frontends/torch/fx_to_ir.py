@@ -74,7 +74,8 @@ class FxToIR:
         self.graph = graph
         self.builder = NetworkBuilder(input_shape, input_name=input_name)
         self.env: dict = {}
-        self._param_by_id: dict[int, tuple[object, str]] = {}
+        #: id(tensor) or a derived value's key -> (what keeps the ids alive, param name)
+        self._param_by_id: dict[object, tuple[object, str]] = {}
         #: fx nodes whose value another converter already produced (folded batch norm)
         self.folded: dict = {}
         #: fx node -> fx node it stands for (a dropped trailing softmax -> its input)
@@ -111,13 +112,16 @@ class FxToIR:
         return self.fresh(node.target if node.op == "call_module" else node.name)
 
     def param(self, value: torch.Tensor | npt.ArrayLike | None, name: str,
-              shape: tuple[int, ...] | None = None) -> str | None:
+              shape: tuple[int, ...] | None = None,
+              key: tuple | None = None) -> str | None:
         """Store a constant as a parameter and return its name (None for None).
 
         A torch tensor seen before (the same object, e.g. a weight shared by two layers)
         gets the same name, so the IR ties it as torch does. ``shape`` stores the value
         reshaped (a PReLU's ``[C]`` weight as ``[C, 1, 1]``); the tie then needs the same
-        shape.
+        shape. A value derived from parameters (a batch norm folded into a weight) is
+        computed afresh at each use: pass ``key``, a tuple of the objects it is derived
+        from, and each use with the same key gets the same name.
         """
         if value is None:
             return None
@@ -128,14 +132,21 @@ class FxToIR:
         except ImportError:  # pragma: no cover
             is_tensor = False
         array = to_numpy(value) if shape is None else to_numpy(value).reshape(shape)
-        seen = self._param_by_id.get(id(value)) if is_tensor else None
-        if seen is not None and self.builder.params[seen[1]].shape == array.shape:
-            return seen[1]
+        if key is not None:
+            cache_key = ("derived", name) + tuple(id(k) for k in key)
+            if cache_key in self._param_by_id:
+                return self._param_by_id[cache_key][1]
+        else:
+            seen = self._param_by_id.get(id(value)) if is_tensor else None
+            if seen is not None and self.builder.params[seen[1]].shape == array.shape:
+                return seen[1]
         unique, i = name, 1
         while unique in self.builder.params:
             unique, i = f"{name}_{i}", i + 1
         self.builder.param(unique, array)
-        if is_tensor:
+        if key is not None:  # keep the sources alive: their ids stay unique
+            self._param_by_id[cache_key] = (key, unique)
+        elif is_tensor:
             self._param_by_id[id(value)] = (value, unique)  # keep it alive: ids stay unique
         return unique
 
