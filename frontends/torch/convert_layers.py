@@ -82,10 +82,12 @@ def _weighted_layer(lower, node, weight, bias, channel_last_ok, add_node):
     base = _param_base(node)
     folded = _foldable_batch_norm(lower, node, int(weight.shape[0]), channel_last_ok)
     if folded is not None:
-        _, scale, shift = folded
+        bn_node, scale, shift = folded
         w, b = _with_bias(weight, bias, scale, shift)
-        w_name = lower.param(w, f"{base}.weight.bn_folded")
-        b_name = lower.param(b, f"{base}.bias.bn_folded")
+        # a layer + batch norm pair called twice folds to the same values: tie them
+        sources = (weight, bias, lower.root.get_submodule(bn_node.target))
+        w_name = lower.param(w, f"{base}.weight.bn_folded", key=sources)
+        b_name = lower.param(b, f"{base}.bias.bn_folded", key=sources)
     else:
         w_name, b_name = lower.param(weight, f"{base}.weight"), lower.param(bias, f"{base}.bias")
     out = TensorValue(add_node(w_name, b_name))
