@@ -55,7 +55,7 @@ def lower(name: str, op, in_shapes, out_shape) -> "Lowering":
         raise UnsupportedOpError(
             f"node {name!r}: the torch backend has no lowering for op {op.type_name!r} "
             f"({type(op).__name__}); supported: {sorted(c.type_name for c in LOWERINGS)}. "
-            f"Add one to plnet/backends/torch/lowerings/ (see its package docstring)")
+            f"Add one to backends/torch/lowerings/ (see docs/adding-an-op.md)")
     return lowering(op, [tuple(s) for s in in_shapes], tuple(out_shape))
 
 
