@@ -18,6 +18,7 @@ _EXPORTS = {
     "certify": "certificates",
     "CertificateReport": "certificates",
     "roll_regularizer": "losses",
+    "regularized_forward": "losses",
     "distance_regularizer": "losses",
     "max_relaxation": "losses",
     "register_relaxation": "relaxations",

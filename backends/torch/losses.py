@@ -94,11 +94,17 @@ def relaxation_terms(module, x, *, samples=None, generator=None):
 
 
 def roll_regularizer(module, x, *, C, gamma=100, samples=None, relaxation="roll",
-                     generator=None) -> torch.Tensor:
+                     generator=None, return_logits=False):
     """The ROLL regularizer of a batch: mean over points of a margin relaxation.
 
     With the defaults this is paper Eq. 9 with ``gamma = 100``:
     ``mean_x mean_units ||grad_x z||^2 + C max(0, 1 - |z|)``.
+
+    To add ROLL to a training loop, ask for the logits too: the forward pass that fixes the
+    activation pattern also gives them, so the task loss needs no second pass::
+
+        logits, reg = pt.roll_regularizer(module, x, C=1.0, samples=3, return_logits=True)
+        loss = F.cross_entropy(logits, y) + lam * reg
 
     Args:
         module: a compiled network (:func:`plnet.backends.torch.compile`).
@@ -112,23 +118,46 @@ def roll_regularizer(module, x, *, C, gamma=100, samples=None, relaxation="roll"
         relaxation: a registered name (``"roll"``, ``"max"``, ``"distance"``,
             ``"softmin_distance"``, ...) or a callable ``(z, sq, *, C, gamma) -> [B]``.
         generator: a ``torch.Generator`` (CPU) for the axis draws; default: torch's global RNG.
+        return_logits: also return the logits of the same forward pass (equal to
+            ``module(x)``), as :func:`regularized_forward` does.
 
     Returns:
-        A scalar tensor, differentiable in the module's parameters.
+        A scalar tensor, differentiable in the module's parameters; with
+        ``return_logits=True``, the pair ``(logits [B, *output_shape], scalar)``.
 
     Raises:
         InvalidInputError: C < 0, gamma outside (0, 100], samples not in [1, D], an unknown
             relaxation, or samples with a relaxation that sampling would bias.
     """
-    return regularized_forward(module, x, C=C, gamma=gamma, samples=samples,
-                               relaxation=relaxation, generator=generator)[1]
+    logits, reg = regularized_forward(module, x, C=C, gamma=gamma, samples=samples,
+                                      relaxation=relaxation, generator=generator)
+    return (logits, reg) if return_logits else reg
 
 
 def regularized_forward(module, x, *, C, gamma=100, samples=None, relaxation="roll",
-                        generator=None):
-    """``(logits, roll_regularizer(...))`` from one forward pass (training uses both).
+                        generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The logits and the ROLL regularizer of a batch from ONE forward pass.
 
-    Arguments as :func:`roll_regularizer`.
+    The same as ``roll_regularizer(..., return_logits=True)``; :func:`plnet.backends.torch.fit` trains with it.
+    A loop that calls ``module(x)`` for its task loss and :func:`roll_regularizer` for the
+    regularizer runs the network twice: use this (or ``return_logits=True``) instead.
+
+    Args:
+        module: a compiled network (:func:`plnet.backends.torch.compile`).
+        x: ``[B, *input_shape]`` (moved to the module's device and dtype).
+        C: hinge weight (>= 0).
+        gamma: percentage of units kept, in (0, 100] (see :func:`roll_regularizer`).
+        samples: None (exact gradients) or Eq. 10's number ``D'`` of sampled input axes.
+        relaxation: a registered relaxation name or a callable (see
+            :func:`roll_regularizer`).
+        generator: a ``torch.Generator`` (CPU) for the axis draws.
+
+    Returns:
+        ``(logits [B, *output_shape], regularizer)``: the logits equal ``module(x)``; both
+        are differentiable in the module's parameters.
+
+    Raises:
+        InvalidInputError: as :func:`roll_regularizer`.
     """
     C, gamma = check_C(C), check_gamma(gamma)
     fn = get_relaxation(relaxation)
