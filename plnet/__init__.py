@@ -30,7 +30,7 @@ __all__ = [
     "l1_margin_bisection", "linearize", "load", "margin", "region", "to_onnx", "to_torch",
 ]
 
-_LAZY_MODULES = ("exact", "testing", "frontends", "backends", "cli")
+_LAZY_MODULES = ("exact", "regions", "testing", "frontends", "backends", "cli")
 
 
 def __getattr__(name):

@@ -54,3 +54,20 @@ JACOBIAN_RTOL_FLOAT32 = 1e-5
 #: from_onnx(check=True): the IR (float64) and onnxruntime (the file's float32) must agree to
 #: this error, relative to max(1, largest |output| of onnxruntime).
 ONNX_CHECK_RTOL = 1e-4
+
+#: plnet.regions: rows are scaled to unit l2 norm. A row is redundant when the smallest
+#: value of ``a_i . y - b_i`` over the other rows' polyhedron is >= -FACET_LP_ATOL * (1 +
+#: |b_i|): a facet that sticks out by less than this (HiGHS' own accuracy) is dropped.
+FACET_LP_ATOL = 1e-9
+
+#: plnet.regions: two unit-norm rows whose normals and offsets agree to this (relative to 1 +
+#: |offset|) are one hyperplane: one is kept as the facet, the others cross with it.
+COINCIDENT_RTOL = 1e-9
+
+#: plnet.regions: the point across a facet lies at most this far (relative to 1 + ||x||_inf)
+#: beyond the facet's interior point; it is halved until the pattern is verified.
+NEIGHBOUR_STEP_RTOL = 1e-4
+
+#: plnet.regions: two regions belong to one complete linear region when their affine maps
+#: agree: max|W1 - W2|, max|c1 - c2| <= REGION_MAP_RTOL * max(1, largest |entry|).
+REGION_MAP_RTOL = 1e-9

@@ -56,6 +56,9 @@ class _ReluLike(PatternOp):
                       params: Mapping[str, np.ndarray]) -> np.ndarray:
         return v * self.diagonal_slope(indicator, params)[:, None]
 
+    def crossed(self, in_shape: Shape, indicator: np.ndarray, unit: int) -> tuple[int, int]:
+        return int(unit), int(not indicator.reshape(-1)[unit])
+
     def units(self, z: np.ndarray, v: np.ndarray,
               indicator: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         b, t = v.shape[:2]

@@ -121,6 +121,20 @@ class PatternOp(Op):
         """Boolean ``[B, num_units]``: True for units that are exactly on their boundary."""
         raise NotImplementedError
 
+    def crossed(self, in_shape: Shape, indicator: np.ndarray, unit: int) -> tuple[int, int]:
+        """What crossing one unit's boundary does to one sample's indicator.
+
+        Args:
+            in_shape: the op's per-sample input shape.
+            indicator: one sample's indicator (the layout of :meth:`pattern`, no batch axis).
+            unit: the unit's index among this op's units.
+
+        Returns:
+            ``(position, value)``: the flat index into ``indicator`` that changes and the
+            value it takes on the other side of the unit's boundary.
+        """
+        raise NotImplementedError
+
     def apply_pattern(self, v: np.ndarray, indicator: np.ndarray,
                       params: Mapping[str, np.ndarray]) -> np.ndarray:
         """Apply the op's local linear map (fixed by ``indicator``) to ``v``.

@@ -130,6 +130,16 @@ class MaxPool(PatternOp):
         tangents = _gather(vf, sel_flat) - _gather(vf, other_flat)
         return values, tangents, rows
 
+    def crossed(self, in_shape: Shape, indicator: np.ndarray, unit: int) -> tuple[int, int]:
+        # the unit compares the selected slot with another one: past its boundary that
+        # other slot wins (the same walk over valid-first slots as _comparisons)
+        table, order, rows = self.comparison_layout(in_shape)
+        mask = np.broadcast_to(rows, (in_shape[0],) + rows.shape)
+        c, o, r = np.argwhere(mask)[unit]
+        sel_pos = int(np.argsort(order[o])[indicator[c, o]])
+        other_slot = order[o, r + (r >= sel_pos)]
+        return int(c * rows.shape[0] + o), int(other_slot)
+
     def units(self, z: np.ndarray, v: np.ndarray,
               indicator: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         values, tangents, rows = self._comparisons(z, v, indicator)

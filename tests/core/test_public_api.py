@@ -34,10 +34,10 @@ def test_public_callables_have_docstrings():
         obj = getattr(plnet, name)
         if callable(obj):
             assert obj.__doc__ and obj.__doc__.strip(), f"plnet.{name} has no docstring"
-    from plnet import exact
+    from plnet import exact, regions
     from plnet.testing import sampling, strategies
 
-    for module in (exact, strategies, sampling):
+    for module in (exact, regions, strategies, sampling):
         for name in getattr(module, "__all__", []):
             assert getattr(module, name).__doc__, f"{module.__name__}.{name}"
 
@@ -65,6 +65,7 @@ def test_lazy_submodules_load_on_attribute_access():
             "assert check(net, np.ones(2), 0.5, p=1).verified\n"
             "assert 'cvxpy' in sys.modules\n"
             "plnet.testing.strategies.networks\n"
+            "assert plnet.regions.facets(net, np.ones(2)).rows.tolist() == [0, 1]\n"
             "print('ok')\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     # silence is tested on its own (test_exact_is_silent.py); here only the lazy loading
@@ -91,6 +92,7 @@ def test_the_exact_and_testing_subpackages_are_packaged():
     packages = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
         "packages"]
     assert "plnet.testing" in packages
+    assert "plnet.regions" in packages
     assert (REPO / "plnet" / "exact.py").is_file() or "plnet.exact" in packages
 
 
