@@ -86,6 +86,10 @@ def check_pattern_op(op, z, out, in_shape, params, rng):
     assert tangents.shape == (z.shape[0], 2, op.num_units(in_shape))
     assert (signs * values > 0).all()
     assert not op.tie_units(z, indicator).any()
+    # crossing any unit's boundary changes one indicator entry to another value
+    for unit in range(op.num_units(in_shape)):
+        position, value = op.crossed(in_shape, indicator[0], unit)
+        assert indicator[0].reshape(-1)[position] != value
 
 
 @pytest.mark.parametrize("type_name", sorted(OP_REGISTRY))
