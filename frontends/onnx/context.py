@@ -31,11 +31,14 @@ class ConversionContext:
         float_dtype: the precision the file computes in (float64 when an input is double,
             else float32); ops whose integer choices depend on rounding (nearest Resize)
             compute their constants in it, as onnxruntime does.
+        batch_size: the batch size the file fixes on its inputs' batch axis (None when
+            symbolic or absent); every batch axis of a value has this length in the file.
     """
 
     def __init__(self, builder: NetworkBuilder, opset: int, source: str,
-                 float_dtype: type = np.float32):
+                 float_dtype: type = np.float32, batch_size: int | None = None):
         self.builder = builder
+        self.batch_size = batch_size
         self.values: dict[str, Value] = {}
         self.opset = opset
         self.source = source

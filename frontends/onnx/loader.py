@@ -83,7 +83,8 @@ def from_onnx(model: str | os.PathLike | bytes | onnx.ModelProto, *, batch_dim: 
 
     builder, values = _network_inputs(specs, batch_one)
     double = any(np.dtype(s.dtype) == np.float64 for s in specs)
-    ctx = ConversionContext(builder, opset, source, np.float64 if double else np.float32)
+    ctx = ConversionContext(builder, opset, source, np.float64 if double else np.float32,
+                            batch_size=specs[0].batch_size)
     ctx.values.update(consts)
     ctx.values.update(values)
     for node in nodes:

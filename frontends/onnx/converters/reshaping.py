@@ -1,8 +1,10 @@
 """Reshape, Flatten, Squeeze, Unsqueeze, Transpose: views that may touch the batch axis.
 
 A Reshape keeps the batch axis when its target says so (a leading 0, -1, the batch-size
-stand-in of folded shape arithmetic, or 1 when the file fixes the batch at 1); otherwise it
-merges the batch into the sample, which is only sound when the file fixes the batch at 1.
+stand-in of folded shape arithmetic, or the batch size the file fixes, as exporters write
+for a static batch: ``[2, 64]`` after pooling a batch of 2); otherwise it merges the batch
+into the sample, which is only sound when the file fixes the batch at 1. A row-major
+reshape whose leading length is the batch's own keeps every sample's elements together.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ def _keeps_batch(node, x: Tensor, target, allowzero):
     ctx = node.ctx
     first = target[0]
     if first == BATCH_SENTINEL or (first == 0 and not allowzero) or (first == 1 and x.batch_one):
+        return True
+    if not x.batch_one and ctx.batch_size is not None and first == ctx.batch_size:
         return True
     if first == -1 and -1 not in target[1:]:
         rest = [ctx.shape(x)[i] if d == 0 and not allowzero and i < len(ctx.shape(x)) else d

@@ -57,6 +57,23 @@ def test_reshape_dropping_a_fixed_batch_of_one_works_for_any_batch(ox):
     assert net.output_shape == (6,) and net.graph.graph["output_batch_axis"] is None
 
 
+@pytest.mark.parametrize("target,shape", [([2, 12], (12,)), ([2, -1, 3], (4, 3)),
+                                          ([2, 0, 2, 2], (3, 2, 2))])
+def test_reshape_led_by_the_files_fixed_batch_size_keeps_the_batch(ox, target, shape):
+    # the exporters' static form: a batch of 2 fixed in the file, flattened to [2, 12]
+    model = ox.one_node("Reshape", [2, 3, 4], consts={"s": np.array(target, np.int64)})
+    net = plnet.from_onnx(model)
+    assert net.output_shape == shape and net.graph.graph["output_batch_axis"] == 0
+    x = ox.random_batch(np.random.default_rng(0), net, batch=2)
+    ox.assert_close(net(x), ox.run_ort(model, {"x": x}).astype(np.float64))
+
+
+def test_reshape_of_a_fixed_batch_of_two_that_mixes_samples_is_refused(ox):
+    model = ox.one_node("Reshape", [2, 3, 4], consts={"s": np.array([3, 8], np.int64)})
+    with pytest.raises(plnet.UnsupportedOpError, match="'the_reshape'.*merges the batch"):
+        plnet.from_onnx(model)
+
+
 @pytest.mark.parametrize("perm,shape", [([0, 2, 1], [None, 2, 3]), ([0, 3, 1, 2], [None, 4, 5, 2]),
                                         ([1, 0, 2], [None, 2, 3]), (None, [2, 3, 4])])
 def test_transpose(ox, perm, shape):
