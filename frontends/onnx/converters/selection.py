@@ -7,6 +7,7 @@ import numpy as np
 from plnet.errors import ShapeError
 from plnet.frontends.onnx.converters.gathering import select, take_along
 from plnet.frontends.onnx.registry import converter
+from plnet.frontends.onnx.tensor import Tensor
 
 
 def gather_nd(node, data: np.ndarray, indices: np.ndarray, batch_dims: int) -> np.ndarray:
@@ -29,15 +30,22 @@ def gather_nd(node, data: np.ndarray, indices: np.ndarray, batch_dims: int) -> n
 
 @converter("GatherND", opsets=(11, None))
 def convert_gather_nd(node):
-    """Any constant indices; the data's batch axis must be fixed at 1 in the file, since
-    the indices (or ``batch_dims``) then address it."""
+    """Any constant indices. When they address only axes before the data's batch axis
+    (``batch_dims`` 0), each sample is gathered alike and the batch axis stays, moved to
+    follow the indices' leading axes (the exporters' adaptive pooling transposes the
+    spatial axes first); otherwise the batch axis must be fixed at 1 in the file."""
     indices = np.asarray(node.const(1, "indices"))
     if indices.dtype.kind not in "iu":
         raise node.error(f"GatherND indices have dtype {indices.dtype}; expected integers")
     batch_dims = int(node.attr("batch_dims", 0))
-    x = node.ctx.unbatch(node.tensor(0), f"a GatherND (batch_dims={batch_dims}) whose "
-                                         f"constant indices address the batch axis",
-                         node.where)
+    x = node.tensor(0)
+    if batch_dims == 0 and indices.ndim and x.batch_axis is not None \
+            and x.batch_axis >= indices.shape[-1]:
+        depth = indices.shape[-1]
+        out = select(node, x, lambda positions: gather_nd(node, positions, indices, 0))
+        return Tensor(out.node, indices.ndim - 1 + x.batch_axis - depth, x.batch_one)
+    x = node.ctx.unbatch(x, f"a GatherND (batch_dims={batch_dims}) whose constant indices "
+                            f"address the batch axis", node.where)
     return select(node, x, lambda positions: gather_nd(node, positions, indices, batch_dims))
 
 

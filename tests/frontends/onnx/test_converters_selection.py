@@ -34,6 +34,16 @@ def test_gather_nd_with_batch_dims_one_over_a_batch_fixed_at_one(ox):
     assert net.output_shape == (1, 3)
 
 
+def test_gather_nd_of_axes_before_the_batch_keeps_the_batch(ox):
+    # the dynamo exporter's adaptive pooling: spatial axes moved first, then gathered
+    indices = np.array([[[0, 1], [2, 0], [1, 1]], [[2, 2], [0, 0], [-1, 1]]], np.int64)
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[2, 3, 0, 1]),
+             helper.make_node("GatherND", ["t", "i"], ["y"], name="the_gathernd")]
+    model = ox.make_model(nodes, [("x", [None, 2, 3, 3])], "y", {"i": indices}, opset=13)
+    net = ox.convert_and_compare(model, batch=4)
+    assert net.output_shape == (2, 3, 2) and net.graph.graph["output_batch_axis"] == 2
+
+
 def test_gather_nd_addressing_a_symbolic_batch_is_refused(ox):
     model = ox.one_node("GatherND", [None, 3], {}, {"i": np.array([[0, 1]], np.int64)},
                         opset=13)
