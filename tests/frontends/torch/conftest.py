@@ -39,20 +39,6 @@ def _convert_and_compare(module, example_shape, *, samples=6, seed=1, rtol=AGREE
     return net
 
 
-def _randomize_batch_norm(module, seed=0):
-    """Give every batch norm non-trivial running statistics and affine parameters."""
-    gen = torch.Generator().manual_seed(seed)
-    for m in module.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            with torch.no_grad():
-                m.running_mean.copy_(torch.randn(m.num_features, generator=gen))
-                m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
-                if m.affine:
-                    m.weight.copy_(torch.randn(m.num_features, generator=gen))
-                    m.bias.copy_(torch.randn(m.num_features, generator=gen))
-    return module
-
-
 @pytest.fixture
 def convert_and_compare():
     """``convert_and_compare(module, per_sample_shape, **from_torch_kwargs) -> Network``."""
@@ -76,7 +62,8 @@ def max_rel_error():
 
 @pytest.fixture
 def randomize_batch_norm():
-    return _randomize_batch_norm
+    """``randomize_batch_norm(module, seed=0) -> module`` with random running statistics."""
+    return load_zoo().randomize_batch_norm
 
 
 class _Lambda(torch.nn.Module):
@@ -137,9 +124,9 @@ def zoo_conversion():
 
     def convert(name):
         if name not in _ZOO_CONVERSIONS:
-            make, shape = load_zoo().ZOO[name]
-            torch.manual_seed(0)
-            module = _randomize_batch_norm(make(), seed=1).double().eval()
+            zoo = load_zoo()
+            module = zoo.build(name).double()
+            shape = zoo.ZOO[name][1]
             rng = np.random.default_rng(0)
             net = plnet.from_torch(module, torch.as_tensor(rng.normal(size=(2,) + shape)))
             _ZOO_CONVERSIONS[name] = (module, net, rng.normal(size=(4,) + shape))

@@ -563,3 +563,25 @@ REFUSED = {
     "convnext_layer_norm": (ConvNeXtBlock, (3, 32, 32), "layer_norm"),
     "vit_attention": (ViTBlock, (3, 32, 32), "matmul"),  # q @ k^T, before the softmax
 }
+
+
+def randomize_batch_norm(module: nn.Module, seed: int = 0) -> nn.Module:
+    """Give every batch norm non-trivial running statistics and affine parameters."""
+    gen = torch.Generator().manual_seed(seed)
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            with torch.no_grad():
+                m.running_mean.copy_(torch.randn(m.num_features, generator=gen))
+                m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+                if m.affine:
+                    m.weight.copy_(torch.randn(m.num_features, generator=gen))
+                    m.bias.copy_(torch.randn(m.num_features, generator=gen))
+    return module
+
+
+def build(name: str) -> nn.Module:
+    """The architecture ``name`` (of ``ZOO`` or ``REFUSED``) in eval mode, float32, with
+    seeded random weights and random batch-norm statistics."""
+    make = (ZOO.get(name) or REFUSED[name])[0]
+    torch.manual_seed(0)
+    return randomize_batch_norm(make(), seed=1).eval()
