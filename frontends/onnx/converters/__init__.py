@@ -3,8 +3,8 @@
 from plnet.frontends.onnx.converters import (activations, arithmetic, conv, einsum, elementwise,
                                              indexing, linear, normalization, passthrough,
                                              pooling, recurrent, reduce, reshaping, resize,
-                                             selection, split)
+                                             selection, split, where)
 
 __all__ = ["activations", "arithmetic", "conv", "einsum", "elementwise", "indexing", "linear",
            "normalization", "passthrough", "pooling", "recurrent", "reduce", "reshaping",
-           "resize", "selection", "split"]
+           "resize", "selection", "split", "where"]
