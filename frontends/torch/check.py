@@ -34,11 +34,11 @@ def reference_output(module: torch.nn.Module, gm: torch.fx.GraphModule, output_f
     import torch
     import torch.fx
 
-    from plnet.frontends.torch.grouped_conv import single_threaded_grouped_convolutions
+    from plnet.frontends.torch.threads import one_thread
 
     xt = torch.as_tensor(x, dtype=torch.float64)
     final = next(n for n in gm.graph.nodes if n.op == "output").args[0]
-    with torch.no_grad(), single_threaded_grouped_convolutions():
+    with torch.no_grad(), one_thread():
         if output_fx is final:
             model = copy.deepcopy(module).to("cpu", torch.float64).eval()
             return model(xt).detach().numpy()
