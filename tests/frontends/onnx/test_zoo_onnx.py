@@ -112,7 +112,7 @@ def _cases():
         yield pytest.param(name, "legacy", id=f"{name}-legacy", marks=marks)
 
 
-@pytest.mark.parametrize("name,route", _cases())
+@pytest.mark.parametrize("name,route", list(_cases()))
 def test_exported_zoo_converts_within_float32_rounding(name, route):
     module, net, x = _conversion(name, route)
     with torch.no_grad():
@@ -120,7 +120,7 @@ def test_exported_zoo_converts_within_float32_rounding(name, route):
     assert rel_error(net(x.astype(np.float64)), want) <= FLOAT32_RTOL
 
 
-@pytest.mark.parametrize("name,route", _cases())
+@pytest.mark.parametrize("name,route", list(_cases()))
 def test_exported_zoo_round_trips_through_to_onnx_and_to_torch(name, route):
     _, net, x = _conversion(name, route)
     want = net(x.astype(np.float64))
