@@ -16,7 +16,8 @@ to agree. The floor is the matrix products the computation needs at the machine'
 rate (``torch.bmm`` of the MLP's shapes, timed in the same rounds) plus writing the
 ``[B, N, D]`` result once (a fill of freshly allocated memory of that size).
 
-Run: python benchmarks/bench_gradients.py [--repeats 3] [--only mlp,cnn,rnn]
+Run: python benchmarks/bench_gradients.py [--repeats 3] [--only mlp,cnn,rnn] [--device cpu]
+     [--batch B]
 """
 
 from __future__ import annotations
@@ -32,13 +33,15 @@ import torch.nn.functional as F
 import plnet
 from plnet.backends.torch import compile, unit_gradients
 
+from devices import sync
+
 
 def _w(rng, *shape):
     return rng.normal(scale=np.sqrt(2.0 / np.prod(shape[1:])), size=shape)
 
 
 # --- the three networks, as plnet IR and as plain torch functions of one sample --------
-def mlp_case(rng, batch):
+def mlp_case(rng, batch, device):
     widths = (784, 300, 300, 300, 300, 10)
     b = plnet.NetworkBuilder((784,))
     h, layers = b.input, []
@@ -49,7 +52,8 @@ def mlp_case(rng, batch):
         if i < len(widths) - 2:
             h = b.relu(h)
     net = b.build(h)
-    ts = [(torch.tensor(w, dtype=torch.float32), torch.tensor(c, dtype=torch.float32))
+    ts = [(torch.tensor(w, dtype=torch.float32, device=device),
+           torch.tensor(c, dtype=torch.float32, device=device))
           for w, c in layers[:-1]]
 
     def units(x):
@@ -64,7 +68,7 @@ def mlp_case(rng, batch):
     return net, units, flops
 
 
-def cnn_case(rng, batch):
+def cnn_case(rng, batch, device):
     b = plnet.NetworkBuilder((1, 28, 28))
     w1, c1 = _w(rng, 16, 1, 4, 4), rng.normal(scale=0.1, size=16)
     w2, c2 = _w(rng, 32, 16, 4, 4), rng.normal(scale=0.1, size=32)
@@ -75,7 +79,7 @@ def cnn_case(rng, batch):
     h = b.relu(b.conv(h, w2, c2, stride=2))                # 32 x 2 x 2
     h = b.relu(b.dense(b.flatten(h), w3, c3))
     net = b.build(b.dense(h, w4))
-    t = [torch.tensor(a, dtype=torch.float32) for a in (w1, c1, w2, c2, w3, c3)]
+    t = [torch.tensor(a, dtype=torch.float32, device=device) for a in (w1, c1, w2, c2, w3, c3)]
 
     def units(x):
         z1 = F.conv2d(x.reshape(1, 1, 28, 28), t[0], t[1], stride=2)
@@ -91,14 +95,14 @@ def cnn_case(rng, batch):
     return net, units, flops
 
 
-def rnn_case(rng, batch, steps=28, features=28, hidden=128):
+def rnn_case(rng, batch, device, steps=28, features=28, hidden=128):
     b = plnet.NetworkBuilder((steps, features))
     wih, whh = _w(rng, hidden, features), _w(rng, hidden, hidden) * 0.5
     bih, bhh = rng.normal(scale=0.1, size=hidden), rng.normal(scale=0.1, size=hidden)
     h = b.rnn(b.input, wih, whh, bih, bhh, nonlinearity="leaky_relu", alpha=0.1,
               return_sequences=False)
     net = b.build(b.dense(h, _w(rng, 10, hidden)))
-    t = [torch.tensor(a, dtype=torch.float32) for a in (wih, whh, bih, bhh)]
+    t = [torch.tensor(a, dtype=torch.float32, device=device) for a in (wih, whh, bih, bhh)]
 
     def units(x):
         x, zs, h = x.reshape(steps, features), [], None
@@ -120,7 +124,7 @@ CASES = {"mlp": (mlp_case, 64), "cnn": (cnn_case, 32), "rnn": (rnn_case, 16)}
 
 
 # --- timing ---------------------------------------------------------------------------------
-def interleaved(fns, repeats):
+def interleaved(fns, repeats, device):
     """Best time of each function, the functions run in turns so that load spikes of a
     shared machine hit all of them alike."""
     for fn in fns.values():
@@ -128,8 +132,10 @@ def interleaved(fns, repeats):
     best = {name: math.inf for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
+            sync(device)
             t0 = time.perf_counter()
             fn()
+            sync(device)
             best[name] = min(best[name], time.perf_counter() - t0)
     return best
 
@@ -154,11 +160,12 @@ def loop_fn(units, flat, n, subset):
 
 
 # --- one case -------------------------------------------------------------------------------
-def run_case(name, repeats, loop_units, seed=0):
-    factory, batch = CASES[name]
-    net, units, flops = factory(np.random.default_rng(seed), batch)
-    module = compile(net, device="cpu", dtype=torch.float32)
-    x = torch.randn((batch,) + net.input_shape)
+def run_case(name, repeats, loop_units, device, batch=None, seed=0):
+    factory, default_batch = CASES[name]
+    batch = batch or default_batch
+    net, units, flops = factory(np.random.default_rng(seed), batch, device)
+    module = compile(net, device=device, dtype=torch.float32)
+    x = torch.randn((batch,) + net.input_shape, device=device)
     flat = x.reshape(batch, -1)
     n, d = net.num_units, net.input_size
     jacrev = torch.func.vmap(torch.func.jacrev(units))
@@ -169,16 +176,16 @@ def run_case(name, repeats, loop_units, seed=0):
     err = float((ref - ours).abs().max() / (1 + ref.abs().max()))
     del ref, ours
     loop, loop_scale = loop_fn(units, flat, n, loop_units)
-    a, b = torch.randn(64, 300, 300), torch.randn(64, 300, 784)
-    mm_out = torch.empty(64, 300, 784)
+    a, b = (torch.randn(64, 300, k, device=device) for k in (300, 784))
+    mm_out = torch.empty(64, 300, 784, device=device)
     t = interleaved({
         "ours": lambda: _no_grad(unit_gradients, module, x),
         "mm": lambda: torch.bmm(a, b, out=mm_out),
-        "fill": lambda: torch.empty((batch, n, d)).fill_(1.0),
+        "fill": lambda: torch.empty((batch, n, d), device=device).fill_(1.0),
         "jacrev": lambda: jacrev(flat),
         "jacfwd": lambda: jacfwd(flat),
         "loop": loop,
-    }, repeats)
+    }, repeats, device)
     rate = 2 * 64 * 300 * 300 * 784 / t["mm"]
     floor = flops / rate + t["fill"]
     return dict(name=name, batch=batch, n=n, d=d, ours=t["ours"], rev=t["jacrev"],
@@ -186,28 +193,49 @@ def run_case(name, repeats, loop_units, seed=0):
                 flops=flops, rate=rate, err=err)
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", default="mlp,cnn,rnn")
     parser.add_argument("--loop-units", type=int, default=64,
                         help="units timed by the per-unit autograd loop (then extrapolated)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--batch", type=int, default=None,
+                        help="points per network (default: 64 mlp, 32 cnn, 16 rnn)")
+    parser.add_argument("--device", default="cpu")
+    return parser
+
+
+def run(args) -> dict:
+    """Time every case of ``args.only``; ratios: best baseline over ours and ours over the
+    floor per network; table: one row per network (seconds, GFLOP/s, relative error)."""
     torch.manual_seed(0)
+    device = torch.device(args.device)
+    ratios, table = {}, []
+    for name in args.only.split(","):
+        r = run_case(name.strip(), args.repeats, args.loop_units, device, args.batch)
+        r["best_base_over_ours"] = min(r["rev"], r["fwd"], r["loop"]) / r["ours"]
+        r["ours_over_floor"] = r["ours"] / r["floor"]
+        r["gflops"] = r["flops"] / r["ours"] / 1e9
+        ratios[f"{r['name']} best base / ours"] = r["best_base_over_ours"]
+        ratios[f"{r['name']} ours / floor"] = r["ours_over_floor"]
+        table.append(r)
+    return {"device": device.type, "ratios": ratios, "table": table}
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, best of "
           f"{args.repeats} interleaved runs; mm = measured bmm rate 64x[300x300 @ 300x784]")
     header = (f"{'net':4} {'B':>3} {'N':>5} {'D':>4} | {'ours s':>7} {'jacrev':>7} "
               f"{'jacfwd':>7} {'loop*':>8} | {'best base/ours':>14} | {'floor s':>7} "
               f"{'ours/floor':>10} | {'GFLOP/s':>7} {'mm rate':>7} | {'max rel err':>11}")
     print(header)
-    print("-" * len(header))
-    for name in args.only.split(","):
-        r = run_case(name.strip(), args.repeats, args.loop_units)
-        best_base = min(r["rev"], r["fwd"], r["loop"])
-        gflops = r["flops"] / r["ours"] / 1e9
+    print("-" * len(header), flush=True)
+    for r in run(args)["table"]:
         print(f"{r['name']:4} {r['batch']:>3} {r['n']:>5} {r['d']:>4} | {r['ours']:7.3f} "
-              f"{r['rev']:7.3f} {r['fwd']:7.3f} {r['loop']:8.2f} | {best_base / r['ours']:13.2f}x "
-              f"| {r['floor']:7.3f} {r['ours'] / r['floor']:9.2f}x | {gflops:7.1f} "
+              f"{r['rev']:7.3f} {r['fwd']:7.3f} {r['loop']:8.2f} | "
+              f"{r['best_base_over_ours']:13.2f}x | {r['floor']:7.3f} "
+              f"{r['ours_over_floor']:9.2f}x | {r['gflops']:7.1f} "
               f"{r['rate'] / 1e9:7.1f} | {r['err']:11.1e}")
     print(f"* loop: per-unit autograd timed on {args.loop_units} units, extrapolated to N. "
           f"floor = matmul FLOPs at the measured rate + one fill of a fresh [B, N, D] tensor.")

@@ -39,11 +39,15 @@ def best_of(fn, repeats):
     return min(times)
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch", type=int, default=64)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run(args) -> dict:
+    """Time ``plnet.linearize`` and the floor chain (numpy on the CPU whatever the device)."""
     widths = (784, 300, 300, 300, 300, 10)
     net = relu_mlp(widths)
     x = np.random.default_rng(1).normal(size=(args.batch, 784))
@@ -52,11 +56,21 @@ def main(argv=None):
     ours = best_of(lambda: plnet.linearize(net, x), args.repeats)
     floor = min(floor_chain(weights, args.batch, 784) for _ in range(args.repeats))
     flops = sum(2 * args.batch * 784 * w.shape[0] * w.shape[1] for w in weights[1:])
-    print(f"reference linearization, {'-'.join(map(str, widths))} MLP, batch {args.batch}, "
-          f"N={net.num_units}, D=784 (best of {args.repeats})")
-    print(f"  plnet.linearize      {ours * 1e3:9.1f} ms")
-    print(f"  floor (numpy chain)  {floor * 1e3:9.1f} ms   {flops / floor / 1e9:6.1f} GFLOP/s")
-    print(f"  ratio ours / floor   {ours / floor:9.2f}   (target < 2)")
+    return {"device": "cpu (numpy)", "ratios": {"ours / floor": ours / floor},
+            "table": [{"widths": list(widths), "batch": args.batch, "units": net.num_units,
+                       "ours": ours, "floor": floor, "gflops_floor": flops / floor / 1e9}]}
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    r = run(args)
+    row = r["table"][0]
+    print(f"reference linearization, {'-'.join(map(str, row['widths']))} MLP, batch "
+          f"{args.batch}, N={row['units']}, D=784 (best of {args.repeats})")
+    print(f"  plnet.linearize      {row['ours'] * 1e3:9.1f} ms")
+    print(f"  floor (numpy chain)  {row['floor'] * 1e3:9.1f} ms   "
+          f"{row['gflops_floor']:6.1f} GFLOP/s")
+    print(f"  ratio ours / floor   {r['ratios']['ours / floor']:9.2f}   (target < 2)")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ from plnet.backends import torch as pt
 from plnet.builder import NetworkBuilder
 from plnet.demo import relu_mlp
 
+from devices import sync
+
 WIDTHS = (784, 300, 300, 300, 300, 10)
 APPROX_ONE, APPROX_TWO = "approx D'=3, one pass", "approx D'=3, two passes"
 #: (name, lam, samples, one forward pass for loss and regularizer)
@@ -115,11 +117,6 @@ def print_table(title, times):
         print(f"  {name:24s} {seconds * 1e3:10.1f} {seconds / vanilla:10.2f}x")
 
 
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def interleaved_best(fns, repeats, steps, device):
     """Best mean time per call of each function, timed round-robin so that load spikes on a
     shared machine hit every setting alike."""
@@ -137,7 +134,7 @@ def interleaved_best(fns, repeats, steps, device):
     return best
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=3)
@@ -146,7 +143,12 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run(args) -> dict:
+    """Time the MLP and CNN steps; ratios against vanilla (and the full step against three
+    times its floor), table: one row per network and setting in seconds per step."""
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -158,39 +160,56 @@ def main(argv=None):
     fast = ("vanilla", APPROX_ONE, APPROX_TWO)
     # the millisecond steps are timed apart from the second-long full step, many times, so
     # that the best window of each misses the load spikes of a shared machine
-    times = interleaved_best(step_functions(net, x, y, fast, device), args.fast_repeats,
-                             args.steps, device)
+    mlp = interleaved_best(step_functions(net, x, y, fast, device), args.fast_repeats,
+                           args.steps, device)
     fns = step_functions(net, x, y, ("ROLL full (gamma=100)",), device)
     # the tangent products' shape: [B*D, 300] x [300, 300], float32
     a = torch.randn(b * d, WIDTHS[1], device=device)
     w = torch.randn(WIDTHS[1], WIDTHS[1], device=device)
     fns["torch.mm"] = lambda: torch.mm(a, w)
-    times.update(interleaved_best(fns, args.repeats, args.steps, device))
-    rate = 2 * b * d * WIDTHS[1] * WIDTHS[1] / times.pop("torch.mm")
+    mlp.update(interleaved_best(fns, args.repeats, args.steps, device))
+    load = os.getloadavg()[0]
+    rate = 2 * b * d * WIDTHS[1] * WIDTHS[1] / mlp.pop("torch.mm")
     hidden = WIDTHS[1:-1]
     flops = sum(2 * b * d * n_in * n_out for n_in, n_out in zip(hidden[:-1], hidden[1:]))
     floor = flops / rate
-    vanilla = times["vanilla"]
-    print_table(f"training step, {'-'.join(map(str, WIDTHS))} MLP, batch {b}, "
-                f"N={net.num_units}, D={d}, {device.type}, {torch.get_num_threads()} threads "
-                f"(best of {args.fast_repeats} or {args.repeats} x {args.steps} steps; load "
-                f"average "
-                f"{os.getloadavg()[0]:.1f})", times)
-    print(f"  torch.mm rate {rate / 1e9:.1f} GFLOP/s; tangent products {flops / 1e9:.1f} GFLOP "
-          f"-> floor {floor * 1e3:.1f} ms, 3 x floor {3 * floor * 1e3:.1f} ms")
-    full_ratio = times["ROLL full (gamma=100)"] / (3 * floor)
-    print(f"  approx one pass / vanilla  {times[APPROX_ONE] / vanilla:6.2f}   "
-          f"(target <= 2.3, the paper's GPU figure; GEMM work ratio "
-          f"{gemm_work_ratio(WIDTHS, 3):.2f})")
-    print(f"  full / (3 x floor)         {full_ratio:6.2f}   (target <= 2)")
-
     cnn = small_cnn()
     xc = torch.randn((b,) + cnn.input_shape, device=device)
-    times = interleaved_best(step_functions(cnn, xc, y, fast, device), args.fast_repeats,
-                             args.steps, device)
+    cnn_times = interleaved_best(step_functions(cnn, xc, y, fast, device), args.fast_repeats,
+                                 args.steps, device)
+    ratios = {f"{net_name} {name} / vanilla": times[name] / times["vanilla"]
+              for net_name, times in (("mlp", mlp), ("cnn", cnn_times))
+              for name in times if name != "vanilla"}
+    ratios["mlp full / (3 x floor)"] = mlp["ROLL full (gamma=100)"] / (3 * floor)
+    table = [{"net": net_name, "setting": name, "seconds": seconds,
+              "vs_vanilla": seconds / times["vanilla"]}
+             for net_name, times in (("mlp", mlp), ("cnn", cnn_times))
+             for name, seconds in times.items()]
+    return {"device": device.type, "ratios": ratios, "table": table, "mlp": mlp,
+            "cnn": cnn_times, "mlp_units": net.num_units, "cnn_units": cnn.num_units,
+            "rate": rate, "flops": flops, "floor": floor, "load_average": load}
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    r = run(args)
+    d, b, floor = WIDTHS[0], args.batch, r["floor"]
+    print_table(f"training step, {'-'.join(map(str, WIDTHS))} MLP, batch {b}, "
+                f"N={r['mlp_units']}, D={d}, {r['device']}, {torch.get_num_threads()} threads "
+                f"(best of {args.fast_repeats} or {args.repeats} x {args.steps} steps; load "
+                f"average "
+                f"{r['load_average']:.1f})", r["mlp"])
+    print(f"  torch.mm rate {r['rate'] / 1e9:.1f} GFLOP/s; tangent products "
+          f"{r['flops'] / 1e9:.1f} GFLOP -> floor {floor * 1e3:.1f} ms, 3 x floor "
+          f"{3 * floor * 1e3:.1f} ms")
+    print(f"  approx one pass / vanilla  {r['ratios'][f'mlp {APPROX_ONE} / vanilla']:6.2f}   "
+          f"(target <= 2.3, the paper's GPU figure; GEMM work ratio "
+          f"{gemm_work_ratio(WIDTHS, 3):.2f})")
+    print(f"  full / (3 x floor)         {r['ratios']['mlp full / (3 x floor)']:6.2f}   "
+          f"(target <= 2)")
     print_table(f"training step, small CNN 1x28x28 -> conv8 -> conv16 -> 64 -> 10, batch {b}, "
-                f"N={cnn.num_units}", times)
-    print(f"  approx one pass / vanilla  {times[APPROX_ONE] / times['vanilla']:6.2f}   "
+                f"N={r['cnn_units']}", r["cnn"])
+    print(f"  approx one pass / vanilla  {r['ratios'][f'cnn {APPROX_ONE} / vanilla']:6.2f}   "
           f"(target <= 3)")
 
 
