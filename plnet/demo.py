@@ -81,21 +81,18 @@ def train_demo(seed: int = 0, epochs: int = TRAIN_EPOCHS, lam: float = 1.0, C: f
         ``{"vanilla": stats, "roll": stats}`` with accuracy, l2/l1 margin percentiles and
         #CLR bounds among the training points.
     """
-    import torch
-
     from plnet.analysis import count_linear_regions, margin
     from plnet.backends.torch import fit
+    from plnet.frontends.torch.threads import one_thread
 
     x, y = two_moons(200, seed)
     net = binary_mlp(seed)
     opts = dict(epochs=epochs, lr=0.01, C=C, seed=seed, progress=False, device="cpu",
                 eval_margins=False)
     out = {}
-    threads = torch.get_num_threads()
     # Batches of 50 points through width-32 layers gain nothing from intra-op threads, and
     # on busy cores their synchronization costs 10-100x the arithmetic.
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         for name, weight in (("vanilla", 0.0), ("roll", lam)):
             batches = EpochBatches(x, y, batch_size=50, seed=seed, on_epoch=on_epoch)
             trained = fit(net, batches, lam=weight, **opts).last_module.to_network()
@@ -106,8 +103,6 @@ def train_demo(seed: int = 0, epochs: int = TRAIN_EPOCHS, lam: float = 1.0, C: f
                 "l1": np.percentile(margin(trained, x, p=1), [25, 50, 75, 100]).tolist(),
                 "clr": [lo, hi],
             }
-    finally:
-        torch.set_num_threads(threads)
     return out
 
 
