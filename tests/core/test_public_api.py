@@ -86,14 +86,21 @@ def test_the_installed_distribution_exposes_plnet_frontends_and_backends():
     assert backends.parent == REPO / "backends"
 
 
-def test_the_exact_and_testing_subpackages_are_packaged():
+def test_every_package_folder_is_listed_for_a_wheel_install():
+    """An editable install finds subpackages through the folder mapping, but a wheel ships
+    only the listed packages: a folder missing from the list breaks ``pip install plnet``."""
     import tomllib
 
-    packages = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
-        "packages"]
-    assert "plnet.testing" in packages
-    assert "plnet.regions" in packages
-    assert (REPO / "plnet" / "exact.py").is_file() or "plnet.exact" in packages
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(setuptools["packages"])
+    on_disk = set()
+    for prefix, folder in setuptools["package-dir"].items():
+        root = REPO / folder
+        for init in root.rglob("__init__.py"):
+            relative = init.parent.relative_to(root).parts
+            on_disk.add(".".join((prefix, *relative)))
+    assert on_disk - listed == set(), "add these packages to [tool.setuptools] packages"
+    assert listed - on_disk == set(), "these listed packages have no folder"
 
 
 def test_packaging_declares_an_spdx_licence_with_its_file_and_ships_type_hints():
