@@ -80,8 +80,9 @@ def over_lengths(combine: Combine, samples: str = "x", per_sample: Sequence[str]
         lengths_parameter = inspect.Parameter(
             "lengths", inspect.Parameter.KEYWORD_ONLY, default=None,
             annotation="npt.ArrayLike | None")
-        wrapper.__signature__ = signature.replace(
-            parameters=[*signature.parameters.values(), lengths_parameter])
+        first, *rest = signature.parameters.values()
+        first = first.replace(annotation=f"{first.annotation} | SequenceModel")
+        wrapper.__signature__ = signature.replace(parameters=[first, *rest, lengths_parameter])
         wrapper.__doc__ = (func.__doc__ or "") + _SEQUENCES_NOTE
         return wrapper
     return decorate
