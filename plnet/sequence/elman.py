@@ -81,13 +81,11 @@ class ElmanLayer:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "ElmanLayer":
+        """The layer a dict of its fields describes (``reverse`` a dict too)."""
         data = dict(data)
-        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise InvalidInputError(f"elman layer: unknown keys {sorted(unknown)}")
         if isinstance(data.get("reverse"), Mapping):
-            data["reverse"] = ElmanDirection(**data["reverse"])
-        return cls(**data)
+            data["reverse"] = _from_dict(ElmanDirection, data["reverse"], "reverse direction")
+        return _from_dict(cls, data, "layer")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +99,20 @@ class DenseLayer:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "DenseLayer":
+        """The head layer a dict of its fields describes."""
+        return _from_dict(cls, data, "head layer")
+
+
+def _from_dict(cls, data: Mapping[str, Any], what: str):
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise InvalidInputError(f"elman {what}: unknown keys {unknown}; expected some of "
+                                f"{sorted(fields)}")
+    try:
         return cls(**data)
+    except TypeError as exc:
+        raise InvalidInputError(f"elman {what}: {exc}") from None
 
 
 def torch_rnn_layers(num_layers: int = 1, *, bidirectional: bool = False, bias: bool = True,

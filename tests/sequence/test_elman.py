@@ -89,3 +89,12 @@ def test_layers_given_as_dicts_equal_the_dataclasses(make_elman, sequences):
     again = ps.elman(model.params, layers, readout="last", head=model.recipe["head"])
     xs = sequences([2, 3])
     np.testing.assert_array_equal(model(xs), again(xs))
+
+
+def test_layer_dicts_with_unknown_or_missing_keys_are_refused(make_elman):
+    params = make_elman().params
+    with pytest.raises(InvalidInputError, match="unknown keys \\['hidden'\\]"):
+        ps.elman(params, [{"weight_ih": "weight_ih_l0", "weight_hh": "weight_hh_l0",
+                           "hidden": 4}])
+    with pytest.raises(InvalidInputError, match="head layer"):
+        ps.elman(params, ps.torch_rnn_layers(1), head=[{"bias": "fc.bias"}])
