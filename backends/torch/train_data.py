@@ -95,6 +95,32 @@ def as_data(data: Any, input_shape: Sequence[int], what: str) -> ArrayData | Loa
                             f"(x, y) batches such as a DataLoader, got {type(data).__name__}")
 
 
+def epoch_batches(data: ArrayData | LoaderData, batch_size: int, seed: int, epoch: int,
+                  num_replicas: int = 1, rank: int = 0) -> Iterator[tuple[Any, Any, int]]:
+    """One epoch's training batches as ``(x, y, points)`` for this rank.
+
+    ``(X, y)`` data is permuted from ``seed + epoch - 1`` (epochs count from 1) and cut into
+    global batches of ``batch_size``; each rank takes its part of every global batch (see
+    :class:`plnet.backends.torch.distributed_data.GlobalBatchSampler`); ``points`` says how
+    many of the batch's points count (0 for a rank left without any). A loader yields its
+    own batches; a sampler with ``set_epoch`` (a ``DistributedSampler``) is told the epoch.
+    """
+    from plnet.backends.torch.distributed_data import GlobalBatchSampler
+
+    if isinstance(data, LoaderData):
+        sampler = getattr(data.loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch - 1)
+        for x, y in data.batches(batch_size, shuffle=True):
+            yield x, y, int(x.shape[0])
+        return
+    sampler = GlobalBatchSampler(len(data), batch_size, num_replicas=num_replicas, rank=rank,
+                                 seed=seed)
+    sampler.set_epoch(epoch - 1)
+    for indices, points in sampler.parts():
+        yield data.X[indices], data.y[indices], points
+
+
 def check_inputs(X: torch.Tensor, input_shape: Sequence[int], what: str) -> None:
     input_shape = tuple(input_shape)
     if tuple(X.shape[1:]) != input_shape:
