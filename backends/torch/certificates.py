@@ -163,8 +163,9 @@ def certify(module, data, *, p=(1, 2, math.inf), batch_size=256,
         distributed: None detects a process group (an initialized one, or ``torchrun``'s
             environment): the batches are then shared round-robin by the ranks (each
             iterates the data and certifies its own batches) and every rank returns the
-            report of the whole dataset, equal to a single process's; False certifies
-            everything in this process; True insists on a process group.
+            report of the whole dataset, equal to a single process's. Every rank must then
+            call certify with the same data; to certify on rank 0 alone pass False, which
+            certifies everything in this process. True insists on a process group.
 
     Returns:
         A :class:`CertificateReport`.

@@ -150,7 +150,8 @@ def fit(module_or_net: Network | torch.nn.Module, train_data: Any,
         if track.eval_margins:
             source = val if val is not None else train
             record["margin_set"] = "val" if val is not None else "train"
-            record.update(margin_metrics(module, collect_points(source, track.margin_points),
+            record.update(margin_metrics(module, collect_points(source, track.margin_points,
+                                                                ranks),
                                          track.margin_chunk, track.margin_engine, ranks))
         score = record["val_loss"] if val is not None else record["train_task_loss"]
         if score < best["score"]:

@@ -73,6 +73,13 @@ class LoaderData:
             check_inputs(x, self.input_shape, f"{self.what} (batch {i})")
             yield x, y
 
+    @property
+    def sharded(self) -> bool:
+        """Whether the loader yields this rank's own share (a ``DistributedSampler``)."""
+        from torch.utils.data import DistributedSampler
+
+        return isinstance(getattr(self.loader, "sampler", None), DistributedSampler)
+
     def num_batches(self, batch_size: int) -> int | None:
         try:
             return len(self.loader)

@@ -37,8 +37,9 @@ def evaluate_task(module: torch.nn.Module, data: ArrayData | LoaderData, task: T
 @torch.no_grad()
 def _task_sums(module, data, task, batch_size, device, dtype, what, ranks) -> list[float]:
     total, correct, count = 0.0, 0, 0
+    sharded = getattr(data, "sharded", False)  # each rank's loader yields its own share
     for index, (x, y) in enumerate(data.batches(batch_size, shuffle=False)):
-        if not ranks.owns(index):
+        if not (sharded or ranks.owns(index)):
             continue
         x = x.to(device=device, dtype=dtype)
         y = task.targets(y, device, what)
@@ -49,8 +50,14 @@ def _task_sums(module, data, task, batch_size, device, dtype, what, ranks) -> li
     return [total, correct, count]
 
 
-def collect_points(data: ArrayData | LoaderData, limit: int) -> np.ndarray:
-    """Up to ``limit`` input points of ``data`` (in its unshuffled order), float64."""
+def collect_points(data: ArrayData | LoaderData, limit: int,
+                   ranks: Replicas | None = None) -> np.ndarray:
+    """Up to ``limit`` input points of ``data`` (in its unshuffled order), float64; rank 0's
+    on every rank (a rank's loader may yield its own share)."""
+    return (ranks or Replicas()).on_rank0(lambda: _first_points(data, limit))
+
+
+def _first_points(data: ArrayData | LoaderData, limit: int) -> np.ndarray:
     chunks, count = [], 0
     for x, _ in data.batches(max(1, min(limit, 1024)), shuffle=False):
         chunks.append(x[:limit - count].detach().cpu().double().numpy())

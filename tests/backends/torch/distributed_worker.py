@@ -28,13 +28,26 @@ FIT_RUNS = {
     "exact": {"lam": 0.5, "C": 1.0},
     "exact_gamma": {"lam": 0.5, "C": 1.0, "gamma": 50, "relaxation": "roll"},
     "sampled": {"lam": 0.5, "C": 1.0, "samples": 3},
+    "loader": {"lam": 0.5, "C": 1.0},  # a DataLoader over a DistributedSampler
 }
+#: the loader run: 20 points, global batches of 10 (5 per rank)
+LOADER_POINTS, LOADER_BATCH = 20, 10
 SHARED = {"epochs": 2, "batch_size": 10, "lr": 0.05, "seed": 3, "progress": False,
           "margin_points": 16, "margin_chunk": 5}
 
 
 def fit_settings(name: str, folder: Path) -> dict:
     return {**SHARED, **FIT_RUNS[name], "checkpoint_dir": str(folder / f"ckpt_{name}")}
+
+
+def sharded_loader(data, num_replicas: int, rank: int):
+    """Each rank's DataLoader: its DistributedSampler share, batches of 10 / num_replicas."""
+    dataset = torch.utils.data.TensorDataset(torch.as_tensor(data["X"][:LOADER_POINTS]),
+                                             torch.as_tensor(data["y"][:LOADER_POINTS]))
+    sampler = torch.utils.data.DistributedSampler(dataset, num_replicas=num_replicas,
+                                                  rank=rank, seed=SHARED["seed"])
+    return torch.utils.data.DataLoader(dataset, batch_size=LOADER_BATCH // num_replicas,
+                                       sampler=sampler)
 
 
 def load(folder: Path):
@@ -58,8 +71,10 @@ def fit_task(folder: Path, rank: int) -> None:
     net, data = load(folder)
     for name in FIT_RUNS:
         settings = fit_settings(name, folder)
-        result = pt.fit(net, (data["X"], data["y"]), val_data=(data["Xv"], data["yv"]),
-                        device="cpu", **settings)
+        train = (sharded_loader(data, 2, rank) if name == "loader"
+                 else (data["X"], data["y"]))
+        result = pt.fit(net, train, val_data=(data["Xv"], data["yv"]), device="cpu",
+                        **settings)
         torch.save({"params": result.last_module.state_dict(), "history": result.history,
                     "settings": settings}, folder / f"fit_{name}_rank{rank}.pt")
 

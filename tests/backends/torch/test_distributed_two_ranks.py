@@ -25,7 +25,7 @@ LAUNCH_TIMEOUT = 240
 #: float32 training: the ranks sum the global batch's gradient in another order
 PARAM_ATOL = 1e-5
 TIE_ROWS = (4, 10)
-FIT_RUNS = ("vanilla", "exact", "exact_gamma", "sampled")
+FIT_RUNS = ("vanilla", "exact", "exact_gamma", "sampled", "loader")
 
 
 def clean_environment() -> dict:
@@ -117,9 +117,18 @@ def fitted(launched, folder) -> dict:
                    for r in (0, 1)] for name in FIT_RUNS}
 
 
-def single_process_fit(folder: Path, settings: dict, **changes):
+def single_process_fit(folder: Path, settings: dict, loader: bool = False, **changes):
+    """fit in this process; ``loader``: the first 20 points through a DataLoader whose
+    DistributedSampler (one replica) gives the 2 ranks' steps in batches of 10."""
     data = np.load(folder / "data.npz")
-    return pt.fit(plnet.load(folder / "net.npz"), (data["X"], data["y"]),
+    train = (data["X"], data["y"])
+    if loader:
+        dataset = torch.utils.data.TensorDataset(torch.as_tensor(data["X"][:20]),
+                                                 torch.as_tensor(data["y"][:20]))
+        sampler = torch.utils.data.DistributedSampler(dataset, num_replicas=1, rank=0,
+                                                      seed=settings["seed"])
+        train = torch.utils.data.DataLoader(dataset, batch_size=10, sampler=sampler)
+    return pt.fit(plnet.load(folder / "net.npz"), train,
                   val_data=(data["Xv"], data["yv"]), device="cpu", distributed=False,
                   **{**settings, **changes})
 
@@ -128,7 +137,8 @@ def single_process_fit(folder: Path, settings: dict, **changes):
 def test_ddp_training_equals_single_process_training_on_the_global_batch(fitted, folder,
                                                                          name):
     ranks = fitted[name]
-    single = single_process_fit(folder, ranks[0]["settings"], checkpoint_dir=None)
+    single = single_process_fit(folder, ranks[0]["settings"], loader=name == "loader",
+                                checkpoint_dir=None)
     expected = single.last_module.state_dict()
     for got in ranks:
         for key, value in expected.items():
