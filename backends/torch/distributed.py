@@ -81,7 +81,12 @@ class Replicas:
         raised on every rank.
         """
         result = []
-        self.reduce(lambda: result.append(fn()) or [], 0)
+
+        def local():
+            result.append(fn())
+            return []
+
+        self.reduce(local, 0)
         return result[0]
 
     def gather(self, obj: Any) -> list:
@@ -127,13 +132,13 @@ class ProcessGroupReplicas(Replicas):
         return requested
 
     def reduce(self, local, size, op="sum"):
-        values, error = [0.0] * size, None
+        error = None
         try:
             values = [float(v) for v in local()]
+            if len(values) != size:
+                raise ValueError(f"reduce: expected {size} numbers, got {len(values)}")
         except Exception as exc:  # told to every rank below, then raised everywhere
-            error = exc
-        if len(values) != size:
-            raise InvalidInputError(f"reduce: expected {size} numbers, got {len(values)}")
+            error, values = exc, [0.0] * size
         combined = self._all_reduce(values + [0.0 if error is None else 1.0], op)
         self._raise_if_failed(error, combined[-1] > 0)
         return combined[:-1]
