@@ -86,27 +86,36 @@ def fail_task(folder: Path, rank: int) -> None:
     pt.fit(net, (data["X"], y), epochs=1, batch_size=10, progress=False, device="cpu")
 
 
-TASKS = {"certify": certify_task, "fit": fit_task, "fail": fail_task}
+def unreadable_checkpoint_task(folder: Path, rank: int) -> None:
+    """Rank 0 alone reads the checkpoint (the test wrote garbage there)."""
+    net, data = load(folder)
+    pt.fit(net, (data["X"], data["y"]), epochs=1, progress=False, device="cpu",
+           checkpoint_dir=str(folder / "ckpt_garbage"), resume=True)
+
+
+TASKS = {"certify": certify_task, "fit": fit_task, "fail": fail_task,
+         "unreadable_checkpoint": unreadable_checkpoint_task}
 
 
 def main(folder: str, *tasks: str) -> int:
-    """Run the tasks in order; stop at the first error, written to a file per rank."""
+    """Run the tasks in order; each error goes to a file per task and rank (the tasks that
+    fail on purpose raise on every rank, so the group stays usable for the next task)."""
     folder = Path(folder)
     dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=60))
-    rank = dist.get_rank()
+    rank, failed = dist.get_rank(), False
     try:
         for task in tasks:
             try:
                 TASKS[task](folder, rank)
             except Exception as exc:
+                failed = True
                 (folder / f"{task}_error_rank{rank}.txt").write_text(
                     f"{type(exc).__name__}: {exc}\n{''.join(getattr(exc, '__notes__', []))}\n"
                     + traceback.format_exc())
-                dist.barrier()  # both ranks wrote their file before torchrun ends them
-                return 1
+            dist.barrier()
     finally:
         dist.destroy_process_group()
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

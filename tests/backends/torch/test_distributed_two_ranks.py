@@ -71,13 +71,16 @@ def folder(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def launched(folder) -> subprocess.CompletedProcess:
     """One torchrun launch for the worker's tasks (each launch costs seconds of imports):
-    certify, the fits, then a failure on rank 1."""
-    return torchrun(str(WORKER), str(folder), "certify", "fit", "fail", cwd=folder)
+    certify, the fits, a failure on rank 1, an unreadable checkpoint on rank 0."""
+    (folder / "ckpt_garbage").mkdir()
+    (folder / "ckpt_garbage" / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    return torchrun(str(WORKER), str(folder), "certify", "fit", "fail",
+                    "unreadable_checkpoint", cwd=folder)
 
 
 def finished(launched: subprocess.CompletedProcess, folder: Path, task: str) -> None:
     errors = sorted(folder.glob(f"{task}_error_rank*.txt"))
-    assert not errors and (folder / f"fail_error_rank0.txt").exists(), (
+    assert not errors and (folder / "fail_error_rank1.txt").exists(), (
         launched.stderr[-3000:] + "".join(p.read_text() for p in errors))
 
 
@@ -167,6 +170,14 @@ def test_an_error_on_one_rank_stops_every_rank_with_it(launched, folder):
     for text in texts:
         assert text.startswith("InvalidInputError: train_data: labels must lie in [0, 2]")
     assert "raised on rank 1" in texts[0]
+
+
+def test_an_error_of_rank_0_alone_stops_every_rank_with_it(launched, folder):
+    texts = [(folder / f"unreadable_checkpoint_error_rank{r}.txt").read_text() for r in (0, 1)]
+    for text in texts:
+        assert text.startswith("SerializationError: ")
+        assert "cannot read the fit checkpoint" in text
+    assert "raised on rank 0" in texts[1]
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
