@@ -31,6 +31,11 @@ _EXPORTS = {
     "RollConfig": "train_config",
     "DataConfig": "train_config",
     "TrackingConfig": "train_config",
+    "expected_distortion": "distortion",
+    "max_distortion": "distortion",
+    "integrated_gradients": "distortion",
+    "label_gradients": "distortion",
+    "Distortion": "distortion",
 }
 
 __all__ = sorted(_EXPORTS)
