@@ -93,7 +93,34 @@ def build_parser() -> argparse.ArgumentParser:
                                                              "(schema: docs/cli.md)")
     _progress_args(certify, "points")
     certify.set_defaults(func=cmd_certify)
+
+    _reproduce_parser(sub)
     return parser
+
+
+def _reproduce_parser(sub) -> None:
+    from plnet.cli.reproduce import cmd_reproduce
+    from plnet.reproduce.registry import NAMES
+
+    reproduce = sub.add_parser(
+        "reproduce", help="reproduce a table or figure of the paper on offline data",
+        description="Train what a table or figure of the paper needs (vanilla and ROLL), "
+                    "certify it, and print the result beside the paper's numbers; writes "
+                    "JSON and PNG files under --out. Needs the torch, data and plot extras. "
+                    "See docs/reproduction.md.")
+    reproduce.add_argument("name", choices=NAMES, metavar="NAME",
+                           help=f"one of: {', '.join(NAMES)}")
+    reproduce.add_argument("--quick", action="store_true",
+                           help="small models, data and grids: a few minutes on 2 cores")
+    reproduce.add_argument("--out", default="reproduce-results", metavar="DIR",
+                           help="folder for the JSON, PNG and cached results (default "
+                                "reproduce-results)")
+    reproduce.add_argument("--seed", type=options.seed, default=0,
+                           help="seed of the split, weights and training (default 0)")
+    reproduce.add_argument("--json", action="store_true",
+                           help="one JSON object on stdout (schema: docs/reproduction.md)")
+    _progress_args(reproduce, "training runs")
+    reproduce.set_defaults(func=cmd_reproduce)
 
 
 def _model_args(p) -> None:
