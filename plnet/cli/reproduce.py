@@ -20,8 +20,9 @@ def cmd_reproduce(args) -> int:
         # the documented schema first; extra keys (settings, notes) after
         print(json.dumps(result))
         return 0
-    print(f"plnet reproduce {args.name}{' --quick' if args.quick else ''}: ours ('here') "
-          f"beside the paper's numbers; margins in raw input units\n")
+    beside = " beside the paper's numbers" if result["paper"] else ""
+    print(f"plnet reproduce {args.name}{' --quick' if args.quick else ''}: ours ('here')"
+          f"{beside}, in raw input units\n")
     print(table)
     print(f"\nwrote {result['json']}" + "".join(f", {f}" for f in result["figures"]))
     print(f"done in {time.perf_counter() - started:.0f} s", file=sys.stderr)

@@ -88,15 +88,18 @@ def select_models(vanilla_acc: float, candidates: list[dict], drop: float = 0.01
     median l2 margin among those with at least the vanilla validation accuracy, and the
     one among those at most ``drop`` below it. Each candidate holds ``val_acc`` and
     ``val_eps2_p50``; a rule no candidate meets is left out (the list may be shorter).
-    The same model may be chosen twice (listed once)."""
+    The same model may be chosen twice (listed once). Each chosen candidate gets
+    ``"selected"``: the rules it won, e.g. ``["same accuracy", "-1% accuracy"]``."""
     chosen = []
-    for floor in (vanilla_acc, vanilla_acc - drop):
+    for floor, rule in ((vanilla_acc, "same accuracy"), (vanilla_acc - drop, "-1% accuracy")):
         # 1e-9: accuracies are ratios of counts; equal ones must compare equal
         fit_ = [c for c in candidates if c["val_acc"] >= floor - 1e-9]
         if fit_:
             best = max(fit_, key=lambda c: c["val_eps2_p50"])
             if all(best is not c for c in chosen):
+                best["selected"] = []
                 chosen.append(best)
+            best["selected"].append(rule)
     return chosen
 
 
@@ -152,7 +155,10 @@ def save_figure(fig, path: Path) -> Path:
 
 def finish_tradeoff_plot(fig, ax, path: Path, part: str) -> Path:
     """Label an accuracy-against-median-l2-margin plot of ``part`` data and save it."""
+    from matplotlib.ticker import NullFormatter
+
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels of a short decade overlap
     ax.set_xlabel(f"{part} median l2 margin (raw pixels)")
     ax.set_ylabel(f"{part} accuracy")
     ax.legend(fontsize=7)

@@ -42,7 +42,7 @@ FULL = DistortionSetup(16, 2, TrainSettings(epochs=20, optimizer="adam", lr=1e-3
                                             batch_size=32, samples=120),
                        lambdas=(1e-3, 1e-2, 1e-1), C=8.0, eval_points=1000, samples=8000,
                        population=4800, epochs=30)
-QUICK = DistortionSetup(8, 1, TrainSettings(epochs=4, optimizer="adam", lr=1e-3,
+QUICK = DistortionSetup(8, 1, TrainSettings(epochs=5, optimizer="adam", lr=3e-3,
                                             batch_size=32, samples=8),
                         lambdas=(1e-2, 1e-1), C=8.0, eval_points=24, samples=64,
                         population=64, epochs=5)

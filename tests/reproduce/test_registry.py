@@ -31,11 +31,14 @@ def test_selection_takes_the_largest_margin_at_equal_and_at_one_point_lower_accu
                   {"val_acc": 0.85, "val_eps2_p50": 50.0}, {"val_acc": 0.91, "val_eps2_p50": 2.0}]
     chosen = select_models(0.90, candidates)
     assert chosen == [candidates[3], candidates[1]]
+    assert chosen[0]["selected"] == ["same accuracy"] and chosen[1]["selected"] == [
+        "-1% accuracy"]
 
 
 def test_selection_lists_one_model_once_and_none_when_all_fall_short():
     one = [{"val_acc": 0.95, "val_eps2_p50": 3.0}]
     assert select_models(0.90, one) == one
+    assert one[0]["selected"] == ["same accuracy", "-1% accuracy"]
     assert select_models(0.99, one) == []
 
 
