@@ -21,6 +21,16 @@ from plnet.errors import InvalidInputError
 GA_POPULATION, GA_EPOCHS, GA_KEEP, GA_ALPHA = 4800, 30, 0.25, (-0.25, 1.25)
 #: §5.3: samples of the expected distortion, and the l_inf radius used on images.
 EXPECTATION_SAMPLES, IMAGE_EPS = 8000, 8 / 256
+#: Bytes the candidates of one group of points may take: points are processed in groups so
+#: that 1,000 images x 8,000 samples x D never sit in memory at once.
+CANDIDATE_BYTES = 1 << 28
+
+
+def _point_groups(module_input: torch.Tensor, candidates: int):
+    """Slices of the batch whose ``[b, candidates, D]`` candidates fit CANDIDATE_BYTES."""
+    per_point = candidates * module_input[0].numel() * module_input.element_size()
+    size = max(1, CANDIDATE_BYTES // max(per_point, 1))
+    return [slice(i, i + size) for i in range(0, module_input.shape[0], size)]
 
 
 def _module_input(module, x) -> torch.Tensor:
@@ -130,9 +140,13 @@ def expected_distortion(module, x, y, eps: float, *, samples: int = EXPECTATION_
     low, high = box_bounds(x, eps, lo, hi)
     base = label_gradients(module, x, y, chunk_size=chunk_size)
     generator = torch.Generator().manual_seed(seed)
-    points = _uniform(low, high, samples, generator)
-    values = _distortions(module, points, y, base, chunk_size)
-    return Distortion(values, points if keep_points else None)
+    values, kept = [], []
+    for group in _point_groups(x, samples):
+        points = _uniform(low[group], high[group], samples, generator)
+        values.append(_distortions(module, points, y[group], base[group], chunk_size))
+        if keep_points:
+            kept.append(points)
+    return Distortion(torch.cat(values), torch.cat(kept) if keep_points else None)
 
 
 def max_distortion(module, x, y, eps: float, *, population: int = GA_POPULATION,
@@ -165,29 +179,39 @@ def max_distortion(module, x, y, eps: float, *, population: int = GA_POPULATION,
     low, high = box_bounds(x, eps, lo, hi)
     base = label_gradients(module, x, y, chunk_size=chunk_size)
     generator = torch.Generator().manual_seed(seed)
-    if initial is None:
-        pop = _uniform(low, high, population, generator)
-    else:
-        pop = torch.as_tensor(initial).to(x)
-        if pop.shape != (x.shape[0], population, *x.shape[1:]):
-            raise InvalidInputError(f"initial has shape {tuple(pop.shape)}; expected "
+    if initial is not None:
+        initial = torch.as_tensor(initial).to(x)
+        if initial.shape != (x.shape[0], population, *x.shape[1:]):
+            raise InvalidInputError(f"initial has shape {tuple(initial.shape)}; expected "
                                     f"{(x.shape[0], population, *x.shape[1:])}")
-        pop = torch.maximum(torch.minimum(pop, high[:, None]), low[:, None])
-    b, kept = x.shape[0], max(1, math.ceil(GA_KEEP * population))
+    found = []
+    for group in _point_groups(x, population):
+        pop = (_uniform(low[group], high[group], population, generator) if initial is None
+               else initial[group])
+        found.append(_search(module, pop, y[group], base[group], low[group], high[group],
+                             epochs, generator, chunk_size))
+    return Distortion(torch.cat([v for v, _ in found]), torch.cat([p for _, p in found]))
+
+
+def _search(module, pop, y, base, low, high, epochs, generator, chunk_size):
+    """Appendix J's loop for one group of points: ``(best values [b], best points)``."""
+    b, population = pop.shape[:2]
+    pop = torch.maximum(torch.minimum(pop, high[:, None]), low[:, None])
+    kept = max(1, math.ceil(GA_KEEP * population))
     children = population - kept
-    rows = torch.arange(b, device=x.device)[:, None]
+    rows = torch.arange(b, device=low.device)[:, None]
     for _ in range(epochs):
         scores = _distortions(module, pop, y, base, chunk_size)
         elite = pop[rows, scores.argsort(dim=1, descending=True)[:, :kept]]
-        pick = torch.randint(0, kept, (2, b, children), generator=generator).to(x.device)
+        pick = torch.randint(0, kept, (2, b, children), generator=generator).to(low.device)
         alpha = torch.empty((b, children), dtype=torch.float64).uniform_(
-            *GA_ALPHA, generator=generator).to(x).reshape(b, children, *(1,) * (x.ndim - 1))
+            *GA_ALPHA, generator=generator).to(low).reshape(b, children, *(1,) * (low.ndim - 1))
         offspring = alpha * elite[rows, pick[0]] + (1 - alpha) * elite[rows, pick[1]]
         pop = torch.cat([elite, offspring], dim=1)
         pop = torch.maximum(torch.minimum(pop, high[:, None]), low[:, None])
     scores = _distortions(module, pop, y, base, chunk_size)
     best = scores.argmax(dim=1)
-    return Distortion(scores[torch.arange(b), best], pop[torch.arange(b), best])
+    return scores[torch.arange(b), best], pop[torch.arange(b), best]
 
 
 def integrated_gradients(module, x, y, *, baseline=None, steps: int = 64,

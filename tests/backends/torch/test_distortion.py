@@ -32,7 +32,13 @@ def test_an_affine_network_has_zero_distortion_everywhere():
     assert max_distortion(module, x, y, 0.1, population=16, epochs=3).values.abs().max() == 0
 
 
-def test_the_ga_maximum_bounds_every_expectation_sample_and_stays_in_the_box():
+@pytest.mark.parametrize("group_bytes", [None, 1])
+def test_the_ga_maximum_bounds_every_expectation_sample_and_stays_in_the_box(group_bytes,
+                                                                            monkeypatch):
+    from plnet.backends.torch import distortion
+
+    if group_bytes is not None:  # one point per group: the memory-bounded path
+        monkeypatch.setattr(distortion, "CANDIDATE_BYTES", group_bytes)
     module = compile(relu_mlp((3, 16, 16, 4), 1), device="cpu", dtype=torch.float64)
     x, y, eps = points(5, 3, 1), torch.tensor([0, 1, 2, 3, 0]), 0.3
     sampled = expected_distortion(module, x, y, eps, samples=64, seed=2, keep_points=True)
