@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -185,11 +184,3 @@ def margin_table(rows: list[dict], paper: list[dict], scale: float, label: str,
 def _num(value) -> str:
     return "-" if value is None else f"{value:g}"
 
-
-def note(message: str, enabled: bool = True) -> None:
-    """One line of commentary on stderr (stdout carries the results)."""
-    if enabled:
-        print(message, file=sys.stderr, flush=True)
-
-
-Runner = Callable[..., dict]
