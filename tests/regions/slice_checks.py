@@ -11,6 +11,8 @@ PROBE = 1e-7
 
 
 def keys_at(net, s, coords):
+    if len(coords) == 0:
+        return []
     pat = plnet.activation_pattern(net, s.to_input(coords))
     return pat.keys()
 
