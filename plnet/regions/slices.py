@@ -35,6 +35,7 @@ class Slice:
         bounds: ``(a_lo, a_hi, b_lo, b_hi)`` (2-d) or ``(a_lo, a_hi)`` (1-d).
         polygons: one ``[K, d]`` vertex array per region, counter-clockwise in 2-d, in slice
             coordinates ``(a, b)``; in 1-d the interval's two end points.
+        net: the network sliced (for the certified balls of :meth:`plot`).
         patterns: each region's pattern key (as ``plnet.linearize(...).pattern_keys()``).
         pattern_ids: ``[count]`` int, the index of each region's pattern among the distinct
             patterns (each region has its own: these are ``0 .. count - 1``).
@@ -52,6 +53,7 @@ class Slice:
     areas: np.ndarray
     jacobians: np.ndarray
     offsets: np.ndarray
+    net: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def dim(self) -> int:
@@ -93,17 +95,19 @@ class Slice:
         return (self.origin.reshape(1, -1) + coords @ flat).reshape(
             (-1,) + self.origin.shape)
 
-    def plot(self, net: Network | None = None, ax: Any = None,
-             points: npt.ArrayLike | None = None, balls: Sequence[str] = ("l1", "l2", "linf"),
-             gradients: bool = True, **kwargs: Any) -> Any:
-        """Draw the slice with matplotlib (``pip install "plnet[plot]"``).
+    def plot(self, ax: Any = None, points: npt.ArrayLike | None = None,
+             balls: Sequence[str] = ("l1", "l2", "linf"), gradients: bool = True,
+             **kwargs: Any) -> Any:
+        """Draw the slice with matplotlib (``pip install "plnet[plot]"``): regions coloured,
+        boundaries, the certified balls of ``points`` (slice coordinates ``[P, 2]``) and the
+        top logit's gradient arrows. See :func:`plnet.regions.plot.plot_slice`.
 
-        See :func:`plnet.regions.plot.plot_slice` for the arguments; ``net`` is needed for
-        the certified balls of ``points``.
+        Returns:
+            The matplotlib Axes drawn into (``ax.figure.savefig(...)`` writes it).
         """
         from plnet.regions.plot import plot_slice
-        return plot_slice(self, net=net, ax=ax, points=points, balls=balls,
-                          gradients=gradients, **kwargs)
+        return plot_slice(self, ax=ax, points=points, balls=balls, gradients=gradients,
+                          **kwargs)
 
     def to_json(self) -> dict:
         """Counts, areas and pattern ids, for ``plnet plot --json``."""
@@ -177,7 +181,8 @@ def _slice(net, origin, directions, bounds) -> Slice:
     out = out.reshape(out.shape[0], 1 + d, -1)
     return Slice(origin=origin, directions=directions, bounds=bounds, polygons=polygons,
                  patterns=patterns, pattern_ids=pattern_ids, areas=measure(verts, counts),
-                 jacobians=np.swapaxes(out[:, 1:], 1, 2).copy(), offsets=out[:, 0].copy())
+                 jacobians=np.swapaxes(out[:, 1:], 1, 2).copy(), offsets=out[:, 0].copy(),
+                 net=net)
 
 
 def _point(net, value, what) -> np.ndarray:
