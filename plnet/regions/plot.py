@@ -87,7 +87,7 @@ def region_colors(s: Slice) -> np.ndarray:
 def _draw_regions(ax, s):
     from matplotlib.collections import PolyCollection
     ax.add_collection(PolyCollection(s.polygons, facecolors=region_colors(s),
-                                     edgecolors="black", linewidths=0.3))
+                                     edgecolors="0.15", linewidths=0.25))
 
 
 def _draw_line(ax, s):
@@ -135,7 +135,7 @@ def _draw_balls(ax, s, points, balls):
             else:
                 shape = l1_polygon if name == "l1" else linf_polygon
                 ax.add_patch(Polygon(center + shape(s.directions, eps), closed=True, **style))
-    ax.plot(points[:, 0], points[:, 1], "k.", markersize=4)
+    ax.plot(points[:, 0], points[:, 1], "k.", markersize=3)
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles))
     if unique:
