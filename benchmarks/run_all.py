@@ -3,6 +3,9 @@
 Runs bench_linearize, bench_gradients, bench_training, bench_conversion and
 bench_distributed (which launches its own 2 processes with torchrun) through each script's
 ``run(args)``, one after the other, and writes one JSON object:
+Runs bench_linearize, bench_gradients, bench_training, bench_conversion and bench_regions in
+this process, one after the other, through each script's ``run(args)``, and writes one JSON
+object:
 
     {"device", "torch", "threads", "load_average", "started", "seconds",
      "benchmarks": {name: {"seconds", "device", "ratios": {...}, "table": [...]}}}
@@ -43,6 +46,7 @@ MODES = {
         "training": ["--repeats", "3", "--fast-repeats", "20", "--steps", "3"],
         "conversion": [],
         "distributed": ["--repeats", "3"],
+        "regions": ["--repeats", "3"],
     },
     "quick": {
         "linearize": ["--repeats", "2"],
@@ -50,6 +54,7 @@ MODES = {
         "training": ["--repeats", "2", "--fast-repeats", "8", "--steps", "2"],
         "conversion": ["--only", "resnet_basic,squeezenet,googlenet,mobilenet_v2"],
         "distributed": ["--repeats", "2", "--points", "512"],
+        "regions": ["--repeats", "1"],
     },
     "smoke": {
         "linearize": ["--repeats", "1", "--batch", "2"],
@@ -57,11 +62,13 @@ MODES = {
         "training": ["--repeats", "1", "--fast-repeats", "1", "--steps", "1", "--batch", "2"],
         "conversion": ["--only", "squeezenet", "--size", "32"],
         "distributed": ["--repeats", "1", "--points", "16", "--batch", "8"],
+        "regions": ["--repeats", "1", "--slice-widths", "8", "--explore-widths", "4"],
     },
 }
 #: whether the script takes --device (linearize is numpy-only) and --threads
 FLAGS = {"linearize": (False, False), "gradients": (True, False),
          "training": (True, True), "conversion": (True, True), "distributed": (True, False)}
+         "training": (True, True), "conversion": (True, True), "regions": (False, False)}
 
 
 def resolve_device(name: str) -> str:
