@@ -27,7 +27,7 @@ import numpy as np
 from plnet.analysis.pattern import pattern_keys
 from plnet.errors import NonFiniteError, PlnetError
 from plnet.ops import Input
-from plnet.regions.polygons import box, clip, evaluate, hull, interior, pad, valid
+from plnet.regions.polygons import box, clip, evaluate, hull, interior, pad
 from plnet.tolerances import SLICE_RTOL
 
 if TYPE_CHECKING:
@@ -111,7 +111,8 @@ def _pattern_node(net, name, op, z, cells, reach):
     """Split the cells by the pattern op's units, then apply its local maps."""
     params = net.params
     probe, _ = op.pattern(z[:1, 0])
-    if op.diagonal_slope(probe, params) is not None:
+    elementwise = op.diagonal_slope(probe, params) is not None
+    if elementwise:
         parent, verts, counts = _split_elementwise(op, z, cells, reach, probe)
     else:
         parent, verts, counts = _split_generic(op, z, cells, reach)
@@ -119,7 +120,9 @@ def _pattern_node(net, name, op, z, cells, reach):
     zin = z[parent]
     cells.indicators[name] = _indicator_inside(op, zin, verts, counts)
     cells.maps[name] = op.apply_pattern(zin, cells.indicators[name], params)
-    if len(set(cells.keys())) < len(counts):
+    # splitting by an elementwise op's units leaves one cell per pattern; by comparisons,
+    # pieces of one pattern can stay apart
+    if not elementwise and len(set(cells.keys())) < len(counts):
         cells = _merge_equal_patterns(cells)
     return cells
 
@@ -144,30 +147,58 @@ def _unit_maps(op, z, indicator):
     return np.concatenate([values[:, None], tangents], axis=1) * signs[:, None]
 
 
-def _snapped(coef, verts, counts, reach):
-    """Values of ``coef [M, 1 + d, ...]`` at the vertices, those near zero set to 0."""
-    g = evaluate(coef, verts)
+def _scale(coef, reach):
+    """``|value at 0| + sum_j |slope_j| * reach_j``: the size of an affine map on the box."""
     scale = np.abs(coef[:, 0])
-    for j in range(verts.shape[2]):
+    for j in range(len(reach)):
         scale = scale + np.abs(coef[:, 1 + j]) * reach[j]
-    g = np.where(np.abs(g) <= SLICE_RTOL * scale[:, None], 0.0, g)
-    real = valid(counts, verts.shape[1])
-    real = real.reshape(real.shape + (1,) * (g.ndim - 2))
-    crosses = (np.where(real, g, 0.0) < 0).any(axis=1) & (np.where(real, g, 0.0) > 0).any(axis=1)
-    return g, crosses
+    return scale
+
+
+def _crossing(coef, verts, tol):
+    """Values of ``coef [M, 1 + d, ...]`` at the vertices ``[M, K, ...]``, and whether some
+    vertex lies below ``-tol`` and another above ``tol`` (padding repeats a vertex)."""
+    g = evaluate(coef, verts)
+    return g, (g.min(axis=1) < -tol) & (g.max(axis=1) > tol)
+
+
+def _snap(g, tol):
+    """Values within ``tol`` of zero (``tol [M, ...]``) set to exactly 0: on the line."""
+    return np.where(np.abs(g) <= tol[:, None], 0.0, g)
 
 
 def _split_elementwise(op, z, cells, reach, probe):
-    """Split by every unit's zero line in turn (the units do not depend on the pattern)."""
+    """Split by every unit's zero line in turn (the units do not depend on the pattern).
+
+    A unit that does not cross a cell crosses none of its pieces, so each unit is checked
+    only on the pieces of the cells it crossed at the start.
+    """
     m = len(cells.counts)
     probe = np.broadcast_to(probe, (m,) + probe.shape[1:])
     coef = _unit_maps(op, z, probe)  # the sign flips with the pattern; the line does not
+    tol = SLICE_RTOL * _scale(coef, reach)  # [M, n]
+    crossed = _crossed_at_start(coef, cells.verts, tol)  # [M, n]
     parent, verts, counts = np.arange(m), cells.verts, cells.counts
-    for r in range(coef.shape[2]):
-        g, crosses = _snapped(coef[parent, :, r], verts, counts, reach)
+    for r in np.flatnonzero(crossed.any(axis=0)):
+        rows = np.flatnonzero(crossed[parent, r])
+        g, crosses = _crossing(coef[parent[rows], :, r], verts[rows], tol[parent[rows], r])
         if crosses.any():
-            parent, verts, counts = _split(parent, verts, counts, g, crosses)
+            rows = rows[crosses]
+            g = _snap(g[crosses], tol[parent[rows], r])
+            parent, verts, counts = _split(parent, verts, counts, rows, g)
     return parent, verts, counts
+
+
+def _crossed_at_start(coef, verts, tol, chunk_entries=1 << 22):
+    """``[M, n]``: which units cross which cells, in chunks of cells to bound memory."""
+    m, k = verts.shape[:2]
+    n = coef.shape[2]
+    step = max(1, chunk_entries // max(1, k * n))
+    out = np.empty((m, n), dtype=bool)
+    for start in range(0, m, step):
+        part = slice(start, start + step)
+        out[part] = _crossing(coef[part], verts[part], tol[part])[1]
+    return out
 
 
 def _split_generic(op, z, cells, reach):
@@ -179,15 +210,17 @@ def _split_generic(op, z, cells, reach):
             break
         zin = z[parent]
         coef = _unit_maps(op, zin, _indicator_inside(op, zin, verts, counts))
-        g, crosses = _snapped(coef, verts, counts, reach)  # [M, K, n], [M, n]
+        tol = SLICE_RTOL * _scale(coef, reach)
+        g, crosses = _crossing(coef, verts, tol)  # [M, K, n], [M, n]
+        g = _snap(g, tol)
         busy = crosses.any(axis=1)
         done.append((parent[~busy], verts[~busy], counts[~busy]))
         if not busy.any():
             break
         unit = crosses[busy].argmax(axis=1)
         g = g[busy][np.arange(int(busy.sum())), :, unit]
-        parent, verts, counts = _split(parent[busy], verts[busy], counts[busy], g,
-                                       np.ones(int(busy.sum()), dtype=bool))
+        parent, verts, counts = _split(parent[busy], verts[busy], counts[busy],
+                                       np.arange(int(busy.sum())), g)
     else:
         raise PlnetError(f"slice: splitting by {op.type_name} did not settle after "
                          f"{_MAX_ROUNDS} rounds")
@@ -197,11 +230,11 @@ def _split_generic(op, z, cells, reach):
     return parents, verts, counts
 
 
-def _split(parent, verts, counts, g, crosses):
-    """Replace each crossed cell by its two sides of the line ``g = 0``."""
-    idx = np.flatnonzero(crosses)
-    pos_v, pos_c = clip(verts[idx], counts[idx], g[idx], 1.0)
-    neg_v, neg_c = clip(verts[idx], counts[idx], g[idx], -1.0)
+def _split(parent, verts, counts, idx, g):
+    """Replace each cell ``idx`` by its two sides of the line ``g = 0`` (``g [len(idx), K]``,
+    the values at its vertices)."""
+    pos_v, pos_c = clip(verts[idx], counts[idx], g, 1.0)
+    neg_v, neg_c = clip(verts[idx], counts[idx], g, -1.0)
     width = max(verts.shape[1], pos_v.shape[1], neg_v.shape[1])
     verts, pos_v, neg_v = (_widen(a, width) for a in (verts, pos_v, neg_v))
     verts = verts.copy()

@@ -1,7 +1,8 @@
 """Batched convex polygons and intervals: clipping by lines, areas and interior points.
 
 A batch of M convex polygons is stored padded: ``verts [M, K, 2]`` (counter-clockwise) and
-``counts [M]``; entries past a polygon's count are ignored. A 1-d cell is an interval with
+``counts [M]``; entries past a polygon's count repeat its first vertex, so that a minimum or
+maximum over all K entries is one over the polygon's vertices. A 1-d cell is an interval with
 its two end points as ``verts [M, 2, 1]``. Every operation here is vectorized over the batch.
 """
 
@@ -89,6 +90,7 @@ def clip(verts: np.ndarray, counts: np.ndarray, g: np.ndarray,
     new_counts = mask.sum(axis=1)
     width = int(new_counts.max(initial=0))
     out = np.take_along_axis(cand, order[:, :width, None], axis=1)
+    out = np.where(valid(new_counts, width)[..., None], out, out[:, :1])
     return out, new_counts
 
 
