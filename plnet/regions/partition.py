@@ -98,13 +98,17 @@ def partition(net: Network, origin: np.ndarray, directions: np.ndarray,
 
 
 def _affine(net, op, ins):
-    """An affine op on affine maps: the forward pass on values, the linear part on slopes."""
+    """An affine op on affine maps: its linear part on values and slopes alike (one batch of
+    ``M * (1 + d)``), plus its offset ``forward(0)`` on the values."""
     m, t = ins[0].shape[:2]
-    value = op.forward([z[:, 0] for z in ins], net.params)
-    slopes = op.linear([z[:, 1:].reshape((m * (t - 1),) + z.shape[2:]) for z in ins],
-                       net.params)
-    slopes = slopes.reshape((m, t - 1) + slopes.shape[1:])
-    return np.concatenate([value[:, None], slopes], axis=1)
+    out = op.linear([z.reshape((m * t,) + z.shape[2:]) for z in ins], net.params)
+    out = out.reshape((m, t) + out.shape[1:])
+    offset = op.forward([np.zeros((1,) + z.shape[2:]) for z in ins], net.params)[0]
+    if offset.any():
+        if any(np.shares_memory(out, z) for z in ins):  # a view's output: keep the input
+            out = out.copy()
+        out[:, 0] += offset
+    return out
 
 
 def _pattern_node(net, name, op, z, cells, reach):
