@@ -53,6 +53,9 @@ def plot_slice(s: Slice, ax: Any = None, points: npt.ArrayLike | None = None,
     if unknown:
         raise InvalidInputError(f"plot: unknown balls {sorted(unknown)}; choose from "
                                 f"{sorted(BALLS)}")
+    if s.dim == 1 and points is not None:
+        raise InvalidInputError("plot: certified balls are drawn on 2-d slices (slice2d); "
+                                "leave points out for a 1-d slice")
     if ax is None:
         from matplotlib.figure import Figure
         ax = Figure(figsize=(6, 6) if s.dim == 2 else (7, 3), dpi=100).add_subplot()

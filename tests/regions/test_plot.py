@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from plnet.errors import MissingDependencyError
+from plnet.errors import InvalidInputError, MissingDependencyError
 from plnet.regions import slice1d, slice2d
 from plnet.regions.sections import ellipse, l1_polygon, linf_polygon
 from tests.regions.slice_checks import locate
@@ -82,6 +82,15 @@ def test_plotting_never_imports_pyplot(tmp_path):
             f"slice2d(net, np.zeros(2), [1, 0], [0, 1]).plot(path={str(tmp_path / 'a.png')!r}); "
             "assert 'matplotlib.pyplot' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_plot_refuses_what_it_cannot_draw():
+    pytest.importorskip("matplotlib")
+    net = _mlp([3], 0)
+    with pytest.raises(InvalidInputError, match="balls are drawn on 2-d slices"):
+        slice1d(net, np.zeros(2), [1, 0]).plot(points=[[0.0]])
+    with pytest.raises(InvalidInputError, match="unknown balls"):
+        slice2d(net, np.zeros(2), [1, 0], [0, 1]).plot(points=[[0, 0]], balls=("l3",))
 
 
 def test_plot_without_matplotlib_names_the_extra(monkeypatch):
