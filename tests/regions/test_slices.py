@@ -147,3 +147,30 @@ def test_bad_slice_arguments_say_what_to_fix(kwargs, error, words):
 def test_slice1d_rejects_a_zero_direction():
     with pytest.raises(InvalidInputError, match="direction u is zero"):
         slice1d(_mlp([3], 0), np.zeros(2), np.zeros(2))
+
+
+def _relu_lines(weights, biases):
+    b = NetworkBuilder((2,))
+    h = b.relu(b.dense(b.input, np.asarray(weights, float), np.asarray(biases, float)))
+    return b.build(b.dense(h, np.ones((1, len(biases))), None))
+
+
+def test_lines_through_one_vertex_cut_clean_sectors():
+    # the first two cuts make a vertex at 0 that lies exactly on the third line
+    net = _relu_lines([[1, 0], [0, 1], [1, -1]], [0, 0, 0])
+    s = slice2d(net, np.zeros(2), [1, 0], [0, 1])
+    assert s.count == 6
+    assert all(len(p) == len(np.unique(p, axis=0)) for p in s.polygons)
+    np.testing.assert_allclose(sorted(s.areas), [0.5, 0.5, 0.5, 0.5, 1, 1])
+    check_partition(net, s)
+    check_edges(net, s)
+
+
+def test_slivers_thinner_than_the_tolerance_merge_into_a_neighbour():
+    # two parallel lines 1e-13 apart: the strip between them is below SLICE_RTOL
+    net = _relu_lines([[1, 0], [1, 0]], [0, -1e-13])
+    s = slice2d(net, np.zeros(2), [1, 0], [0, 1])
+    assert s.count == 2
+    np.testing.assert_allclose(sorted(s.areas), [2, 2], rtol=1e-12)
+    wide = slice2d(_relu_lines([[1, 0], [1, 0]], [0, -1e-3]), np.zeros(2), [1, 0], [0, 1])
+    assert wide.count == 3
