@@ -127,8 +127,8 @@ def slice2d(net: Network, x0: npt.ArrayLike, u: npt.ArrayLike, v: npt.ArrayLike,
 
     Args:
         net: a :class:`plnet.Network`.
-        x0: the origin, of shape ``net.input_shape``.
-        u, v: the directions, of shape ``net.input_shape``, linearly independent.
+        x0: the origin, of shape ``net.input_shape`` (or flat, with as many entries).
+        u, v: the directions, shaped as x0, linearly independent.
         bounds: ``(a_lo, a_hi, b_lo, b_hi)``, finite, with ``lo < hi``.
 
     Returns:
