@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     certify.set_defaults(func=cmd_certify)
 
     _reproduce_parser(sub)
+    _plot_parser(sub)
     return parser
 
 
@@ -124,8 +125,6 @@ def _reproduce_parser(sub) -> None:
                            help="one JSON object on stdout (schema: docs/reproduction.md)")
     _progress_args(reproduce, "training runs")
     reproduce.set_defaults(func=cmd_reproduce)
-    _plot_parser(sub)
-    return parser
 
 
 def _plot_parser(sub) -> None:
