@@ -38,7 +38,8 @@ class Reproduction:
 REPRODUCTIONS: dict[str, Reproduction] = {}
 #: the modules that register reproductions (imported on first use: they import torch).
 MODULES = ["plnet.reproduce.table1", "plnet.reproduce.table2",
-           "plnet.reproduce.table4", "plnet.reproduce.relaxations"]
+           "plnet.reproduce.table4", "plnet.reproduce.relaxations",
+           "plnet.reproduce.figure1"]
 
 
 def register(name: str, title: str):
@@ -56,9 +57,6 @@ def register_pending(name: str, title: str, needs: str) -> None:
         REPRODUCTIONS[name] = Reproduction(name, title, None, needs)
 
 
-register_pending("figure1", "Figure 1: linear regions of the 2-d toy models",
-                 "exact 2-d slices of the region complex with their pictures "
-                 "(plnet.regions slices and plnet.plot)")
 register_pending("table3", "Table 3: RNN margins on Japanese Vowels",
                  "sequence models (an unrolled Elman RNN trained on variable-length "
                  "sequences by fit and certified per sequence)")

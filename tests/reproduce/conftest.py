@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from plnet.datasets import Splits, load_mnist
-from plnet.reproduce import distortion_runs, relaxations, table1, table2
+from plnet.reproduce import distortion_runs, figure1, relaxations, table1, table2
 from plnet.reproduce.common import TrainSettings
 
 TINY_MNIST = table1.MnistSetup((8,), 200, TrainSettings(epochs=1), lambdas=(1.0,), Cs=(1.0,))
@@ -17,6 +17,7 @@ TINY_DISTORTION = dataclasses.replace(
     distortion_runs.QUICK, width=2, settings=TrainSettings(epochs=1, optimizer="adam",
                                                            lr=1e-3, samples=2),
     lambdas=(0.1,), eval_points=3, samples=4, population=4, epochs=1)
+TINY_TOY = figure1.ToySetup(width=6, epochs=2)
 
 
 @functools.lru_cache(maxsize=None)
@@ -34,7 +35,8 @@ def _small_mnist(flatten: bool, seed: int) -> Splits:
 
 @pytest.fixture
 def tiny(monkeypatch):
-    """Make every --quick run tiny: 200/60/60 MNIST points, one epoch, one grid point."""
+    """Make every --quick run tiny: 200/60/60 MNIST points, one epoch, one grid point; toy
+    models of width 6 trained for 2 epochs."""
     small = lambda flatten=False, seed=0: _small_mnist(flatten, seed)  # noqa: E731
     monkeypatch.setattr(table1, "load_mnist", small)
     monkeypatch.setattr(distortion_runs, "load_mnist", small)
@@ -42,3 +44,4 @@ def tiny(monkeypatch):
         monkeypatch.setattr(module, "QUICK", TINY_MNIST)
     monkeypatch.setattr(relaxations, "LAMBDAS", {"quick": (1.0,), "full": (1.0,)})
     monkeypatch.setattr(distortion_runs, "QUICK", TINY_DISTORTION)
+    monkeypatch.setattr(figure1, "QUICK", TINY_TOY)

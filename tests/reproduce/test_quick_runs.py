@@ -34,3 +34,15 @@ def test_quick_table4_roll_gradients_distort_less(tmp_path, capsys):
     vanilla, roll = result["rows"]
     for key in ("expected_l1", "max_l1"):
         assert roll[key]["P50"] < vanilla[key]["P50"]
+
+
+@pytest.mark.slow
+def test_quick_figure1_roll_has_fewer_regions_and_larger_margins(tmp_path, capsys):
+    # held on seeds 0, 1 and 2 (docs/reproduction.md): about 10x fewer regions on the
+    # plane, fewer regions among the training points, 4-6x the median l2 margin
+    result = quick_json("figure1", tmp_path, capsys)
+    rows = {row["loss"]: row for row in result["rows"]}
+    vanilla, roll = rows["vanilla"], rows["roll"]
+    assert roll["regions"] * 3 < vanilla["regions"]
+    assert roll["clr"] < vanilla["clr"]
+    assert roll["eps2"]["P50"] > 2 * vanilla["eps2"]["P50"]

@@ -50,3 +50,20 @@ def test_table4_and_figure4_share_one_experiment(tmp_path, tiny):
     figure = run("figure4", quick=True, out=tmp_path)
     check_common(figure, "figure4", tmp_path)
     assert [r["percentile"] for r in figure["rows"]] == [50, 75]
+
+
+def test_figure1_counts_the_regions_of_every_pane_and_certifies_training_points(tmp_path,
+                                                                                 tiny):
+    from plnet.reproduce.figure1 import BOUNDS, MODELS
+
+    result = run("figure1", quick=True, out=tmp_path)
+    check_common(result, "figure1", tmp_path)
+    assert [r["loss"] for r in result["rows"]] == [m[0] for m in MODELS]
+    box = (BOUNDS[1] - BOUNDS[0]) * (BOUNDS[3] - BOUNDS[2])
+    for row in result["rows"]:
+        assert row["regions"] >= row["linear_regions"] >= 1
+        # the regions tile the box: their median area is at most the box's
+        assert 0 < row["median_region_area"] <= box
+        assert set(row["eps2"]) == PERCENTILE_KEYS
+        assert row["eps1"]["P50"] >= row["eps2"]["P50"] >= 0
+        assert 1 <= row["clr"] <= 200 and 0 <= row["acc"] <= 1
