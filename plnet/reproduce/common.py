@@ -62,7 +62,8 @@ def train(net: Network, train_data, val_data, *, lam: float, C: float,
 
 
 def certify_raw(raw_net: Network, x, y, *, p=(1, 2)) -> dict[str, Any]:
-    """Accuracy, #CLR and margin percentiles of a raw-input network on ``(x, y)``.
+    """Accuracy, #CLR and margin percentiles of a raw-input network (or sequence model, with
+    ``x`` a list of sequences) on ``(x, y)``.
 
     Certified by the torch backend in float64 (the quoted precision).
     """
@@ -72,9 +73,10 @@ def certify_raw(raw_net: Network, x, y, *, p=(1, 2)) -> dict[str, Any]:
     from plnet.frontends.torch.threads import one_thread
 
     module = compile(raw_net, device="cpu", dtype=torch.float64)
+    # a list holds variable-length sequences (of a sequence model)
+    inputs = list(x) if isinstance(x, (list, tuple)) else np.asarray(x, np.float64)
     with one_thread():
-        report = certify(module, (np.asarray(x, np.float64), np.asarray(y)), p=p,
-                         progress=False)
+        report = certify(module, (inputs, np.asarray(y)), p=p, progress=False)
     row = {"acc": float(report.correct.mean()), "clr": int(report.regions.lower),
            "clr_bounds": [int(report.regions.lower), int(report.regions.upper)]}
     for v in p:
@@ -162,6 +164,21 @@ def finish_tradeoff_plot(fig, ax, path: Path, part: str) -> Path:
     ax.set_ylabel(f"{part} accuracy")
     ax.legend(fontsize=7)
     return save_figure(fig, path)
+
+
+def tradeoff_figure(vanilla: dict, candidates: list[dict], path: Path,
+                    part: str = "validation") -> Path:
+    """Accuracy against median eps2 of ``part`` data over a grid (cf. the paper's Figure 2):
+    each candidate and ``vanilla`` hold ``val_acc``, ``val_eps2_p50`` (and ``lambda``,
+    ``C``)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(4.5, 3.2), dpi=100)
+    for c in candidates:
+        ax.scatter(c["val_eps2_p50"], c["val_acc"], color="tab:blue")
+        ax.annotate(f"λ={c['lambda']:g}, C={c['C']:g}", (c["val_eps2_p50"], c["val_acc"]),
+                    fontsize=7)
+    ax.scatter(vanilla["val_eps2_p50"], vanilla["val_acc"], color="tab:red", label="vanilla")
+    return finish_tradeoff_plot(fig, ax, path, part)
 
 
 def margin_table(rows: list[dict], paper: list[dict], scale: float, label: str,

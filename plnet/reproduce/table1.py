@@ -18,9 +18,9 @@ import numpy as np
 from plnet.datasets import load_mnist, prepend_normalization
 from plnet.demo import relu_mlp
 from plnet.reproduce import paper
-from plnet.reproduce.common import (TrainSettings, certify_raw, figure_path,
-                                    finish_tradeoff_plot, margin_table, normalized,
-                                    progress_bar, pyplot, select_models, train)
+from plnet.reproduce.common import (TrainSettings, certify_raw, figure_path, margin_table,
+                                    normalized, progress_bar, select_models, tradeoff_figure,
+                                    train)
 from plnet.reproduce.registry import register
 
 
@@ -97,7 +97,7 @@ def run_table1(*, quick: bool, out: Path, progress: bool, seed: int = 0) -> dict
                      "C": model["C"], "lambda": model["lambda"],
                      **evaluate(model["net"], data, "test"),
                      "selected": model.get("selected", []), "val_acc": model["val_acc"]})
-    figure = _tradeoff_figure(vanilla, candidates, figure_path(out, "table1", quick))
+    figure = tradeoff_figure(vanilla, candidates, figure_path(out, "table1", quick))
     base = rows[0]["eps2"]["P50"]
     ratios = [r["eps2"]["P50"] / base if base > 0 else None for r in rows[1:]]
     picks = [f"{r:.1f}x ({' and '.join(row['selected'])})" for r, row in zip(ratios, rows[1:])
@@ -115,14 +115,3 @@ def run_table1(*, quick: bool, out: Path, progress: bool, seed: int = 0) -> dict
             "grid": {"lambda": list(setup.lambdas), "C": list(setup.Cs)},
             "seconds": time.perf_counter() - started}
 
-
-def _tradeoff_figure(vanilla, candidates, path: Path) -> Path:
-    """Validation accuracy against validation median eps2 over the grid (cf. Figure 2)."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(4.5, 3.2), dpi=100)
-    for c in candidates:
-        ax.scatter(c["val_eps2_p50"], c["val_acc"], color="tab:blue")
-        ax.annotate(f"λ={c['lambda']:g}, C={c['C']:g}", (c["val_eps2_p50"], c["val_acc"]),
-                    fontsize=7)
-    ax.scatter(vanilla["val_eps2_p50"], vanilla["val_acc"], color="tab:red", label="vanilla")
-    return finish_tradeoff_plot(fig, ax, path, "validation")
