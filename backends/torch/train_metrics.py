@@ -39,8 +39,11 @@ def evaluate_task(module: torch.nn.Module, data: ArrayData | LoaderData, task: T
     return total / count, (None if correct is None else correct / count)
 
 
-def collect_points(data: ArrayData | LoaderData, limit: int) -> np.ndarray:
-    """Up to ``limit`` input points of ``data`` (in its unshuffled order), float64."""
+def collect_points(data: ArrayData | LoaderData, limit: int) -> np.ndarray | list:
+    """Up to ``limit`` input points of ``data`` (in its unshuffled order), float64 (a list
+    of ``[T_i, *F]`` arrays for variable-length sequence data)."""
+    if hasattr(data, "collect_points"):
+        return data.collect_points(limit)
     chunks, count = [], 0
     for x, _ in data.batches(max(1, min(limit, 1024)), shuffle=False):
         chunks.append(x[:limit - count].detach().cpu().double().numpy())
@@ -50,7 +53,7 @@ def collect_points(data: ArrayData | LoaderData, limit: int) -> np.ndarray:
     return np.concatenate(chunks, axis=0)
 
 
-def margin_metrics(module: torch.nn.Module, points: np.ndarray, chunk: int,
+def margin_metrics(module: torch.nn.Module, points: np.ndarray | list, chunk: int,
                    engine: str = "certify") -> dict:
     """Certified l2 and l1 margin percentiles and #CLR bounds over ``points``.
 
@@ -62,11 +65,12 @@ def margin_metrics(module: torch.nn.Module, points: np.ndarray, chunk: int,
     from plnet.analysis.margins import margin_percentile
     from plnet.errors import PrecisionWarning
 
-    out = {"margin_points": int(points.shape[0])}
+    out = {"margin_points": len(points)}
     if engine == "certify":
-        from plnet.backends.torch.certificates import certify
+        from plnet.backends.torch.dispatch import certify
 
-        x = torch.as_tensor(points, dtype=module.dtype, device=module.device)
+        x = points if isinstance(points, list) else torch.as_tensor(
+            points, dtype=module.dtype, device=module.device)
         try:
             with warnings.catch_warnings():
                 # training diagnostics, not certificates: float32 is the point here
@@ -75,7 +79,7 @@ def margin_metrics(module: torch.nn.Module, points: np.ndarray, chunk: int,
                                  percentiles=PERCENTILES, progress=False)
         except plnet.TieError:
             return {**out, "clr_lower": None, "clr_upper": None,
-                    "clr_tied_points": int(points.shape[0])}
+                    "clr_tied_points": len(points)}
         margins = {"l2": report.margins[2.0], "l1": report.margins[1.0]}
         count = report.regions
     else:
@@ -96,7 +100,7 @@ def margin_metrics(module: torch.nn.Module, points: np.ndarray, chunk: int,
         for q in PERCENTILES:
             out[f"margin_{name}_p{q}"] = margin_percentile(values, q)
     if count is None:
-        out.update(clr_lower=None, clr_upper=None, clr_tied_points=int(points.shape[0]))
+        out.update(clr_lower=None, clr_upper=None, clr_tied_points=len(points))
     else:
         out.update(clr_lower=int(count.lower), clr_upper=int(count.upper),
                    clr_tied_points=len(count.tied_points))
