@@ -30,7 +30,7 @@ __all__ = [
     "l1_margin_bisection", "linearize", "load", "margin", "region", "to_onnx", "to_torch",
 ]
 
-_LAZY_MODULES = ("exact", "regions", "testing", "frontends", "backends", "cli")
+_LAZY_MODULES = ("exact", "regions", "testing", "frontends", "backends", "cli", "sequence")
 
 
 def __getattr__(name):

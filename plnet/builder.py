@@ -289,18 +289,26 @@ class NetworkBuilder:
 
     def rnn(self, x: str, weight_ih: Param, weight_hh: Param, bias_ih: Param | None = None,
             bias_hh: Param | None = None, nonlinearity: str = "relu", alpha: float = 0.01,
-            return_sequences: bool = True, name: str | None = None) -> str:
+            return_sequences: bool = True, name: str | None = None, reverse: bool = False,
+            h0: Param | None = None) -> str:
         """An Elman RNN unrolled over the time axis (axis 0) of ``x`` ``[T, F]``.
 
-        ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, ``h_{-1} = 0``, as
-        ``torch.nn.RNN``. Every step uses the same parameters (tied weights).
+        ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` from ``h_{-1} = h0`` (zero by
+        default), as ``torch.nn.RNN``. Every step uses the same parameters (tied weights).
+        The state after reading ``x_t`` is node ``"<name>.h<t>"``.
 
         Args:
             x: node of per-sample shape ``[T, F]``.
             weight_ih, weight_hh: ``[H, F]`` and ``[H, H]`` (arrays or parameter names).
             bias_ih, bias_hh: ``[H]`` or None.
             nonlinearity: ``"relu"`` or ``"leaky_relu"`` (with ``alpha``).
-            return_sequences: output every ``h_t`` as ``[T, H]``, else only ``h_{T-1}``.
+            return_sequences: output every step's state as ``[T, H]`` (in time order), else
+                only the final state (``h_{T-1}``, or ``h_0`` when ``reverse``).
+            reverse: read the sequence backwards, from ``x_{T-1}`` to ``x_0``, as the
+                backward direction of a bidirectional ``torch.nn.RNN``; the sequence output
+                stays in time order (row t is the state after reading ``x_{T-1} .. x_t``).
+            name: the block's name (node and parameter prefix).
+            h0: the initial state ``[H]`` (array or parameter name), or None for zeros.
 
         Returns:
             The node holding the output.
@@ -313,11 +321,14 @@ class NetworkBuilder:
             raise ShapeError(f"rnn input must have per-sample shape [T, F], got {shape}")
         name = name or self._fresh("rnn")
         p = self._weights(name, weight_ih=weight_ih, weight_hh=weight_hh, bias_ih=bias_ih,
-                          bias_hh=bias_hh)
+                          bias_hh=bias_hh, h0=h0)
         hidden = self.params[p["weight_hh"]].shape[0]
-        h, steps = None, []
-        for t in range(shape[0]):
+        times = range(shape[0] - 1, -1, -1) if reverse else range(shape[0])
+        h, steps = None, {}
+        for t in times:
             xt = self.take(x, 0, t, name=f"{name}.x{t}")
+            if h is None and p["h0"] is not None:
+                h = self._constant_state(xt, p["h0"], hidden, f"{name}.init")
             pre = self.add_node(Dense(p["weight_ih"], p["bias_ih"]), [xt], f"{name}.ih{t}")
             if h is None:
                 if p["bias_hh"] is not None:
@@ -327,8 +338,21 @@ class NetworkBuilder:
                 pre = self.add(pre, rec, name=f"{name}.pre{t}")
             h = (self.relu(pre, name=f"{name}.h{t}") if nonlinearity == "relu"
                  else self.leaky_relu(pre, alpha, name=f"{name}.h{t}"))
-            steps.append(h)
+            steps[t] = h
         if not return_sequences:
             return h
-        rows = [self.reshape(s, (1, hidden), name=f"{name}.row{t}") for t, s in enumerate(steps)]
+        rows = [self.reshape(steps[t], (1, hidden), name=f"{name}.row{t}")
+                for t in range(shape[0])]
         return self.concat(*rows, axis=0, name=f"{name}.out")
+
+    def _constant_state(self, xt: str, h0: str, hidden: int, name: str) -> str:
+        """A node equal to the parameter ``h0`` ``[H]`` for every input.
+
+        The IR has no constant node, so ``h0`` is added to exact zeros made from ``xt``
+        ``[F]`` by zero padding and slicing the padding off: no parameter but ``h0`` enters,
+        so training moves ``h0`` and nothing else, and the state has a zero input-gradient.
+        """
+        features = self.shapes[xt][0]
+        padded = self.pad(xt, ((0, hidden),), name=f"{name}.pad")
+        zeros = self.slice(padded, 0, features, features + hidden, name=f"{name}.zeros")
+        return self.add_node(ScaleShift(shift=h0), [zeros], name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 import networkx as nx
 import numpy as np
@@ -13,7 +13,11 @@ import numpy.typing as npt
 from plnet.edges import edge_slots
 from plnet.errors import GraphError, InvalidInputError, ShapeError
 from plnet.ops import Input, Op
-from plnet.serialization import network_to_dict, read_network, save_network
+from plnet.serialization import (holds_sequence_model, network_to_dict, read_network,
+                                 save_network)
+
+if TYPE_CHECKING:  # annotations only: plnet.sequence imports this module
+    from plnet.sequence.model import SequenceModel
 
 
 class Network:
@@ -225,23 +229,45 @@ class Network:
                 f"{self.output_shape}, N={self.num_units})")
 
 
-def load(path: str | os.PathLike) -> Network:
-    """Read a network written by :meth:`Network.save`.
+def load(path: str | os.PathLike) -> "Network | SequenceModel":
+    """Read a network written by :meth:`Network.save` (or a sequence model written by
+    :meth:`plnet.sequence.SequenceModel.save`).
 
     Args:
         path: the ``.npz`` file.
 
     Returns:
-        The network, validated.
+        The network, validated (a :class:`plnet.sequence.SequenceModel` for a file holding
+        one).
 
     Raises:
         SerializationError: the file is missing, not a plnet network, corrupt, or holds an
             invalid network.
     """
+    if holds_sequence_model(path):
+        # late import: plnet.sequence builds on this module (an import cycle otherwise)
+        from plnet.sequence.model import SequenceModel
+
+        return SequenceModel.load(path)
     return Network.load(path)
 
 
+def as_parameter(name: str, value: npt.ArrayLike) -> np.ndarray:
+    """``value`` as a read-only, finite float64 parameter array (errors name ``name``).
+
+    An array that already is one (read-only float64) is returned as it is, not copied: the
+    networks unrolled from one :class:`plnet.sequence.SequenceModel` share its arrays.
+    """
+    return _as_param(name, value)
+
+
 def _as_param(name, value) -> np.ndarray:
+    if (isinstance(value, np.ndarray) and value.dtype == np.float64
+            and not value.flags.writeable and value.base is None):
+        if not np.isfinite(value).all():
+            raise InvalidInputError(f"parameter {name!r} holds NaN or inf: a network's "
+                                    f"weights must be finite")
+        return value
     arr = np.asarray(value)
     if arr.dtype.kind not in "fiu":
         raise InvalidInputError(f"parameter {name!r} has dtype {arr.dtype}; expected real numbers")

@@ -8,10 +8,11 @@ class that builds the network, so the dependency runs one way (network -> serial
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import zipfile
-from typing import TYPE_CHECKING, Callable, Mapping, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping, TypeVar
 
 import networkx as nx
 import numpy as np
@@ -27,6 +28,9 @@ NetworkT = TypeVar("NetworkT")
 
 FORMAT = "plnet.network"
 FORMAT_VERSION = 1
+#: a :class:`plnet.sequence.SequenceModel`: its recipe as JSON plus each parameter once
+SEQUENCE_FORMAT = "plnet.sequence"
+SEQUENCE_FORMAT_VERSION = 1
 
 
 def network_to_dict(net: Network) -> dict:
@@ -63,27 +67,14 @@ def read_network(path: str | os.PathLike,
         SerializationError: the file is missing, not a plnet network, corrupt, or holds an
             invalid network.
     """
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            desc = json.loads(str(data["__graph__"]))
-            if desc.get("format") != FORMAT:
-                raise SerializationError(f"{path}: not a plnet network file")
-            if desc.get("version") != FORMAT_VERSION:
-                raise SerializationError(f"{path}: format version {desc.get('version')} is "
-                                         f"not supported (this plnet reads {FORMAT_VERSION})")
-            params = {name: data[f"p{i}"] for i, name in enumerate(desc["params"])}
+    with read_errors(path, "a plnet network"):
+        desc, params = _read_archive(path, "__graph__", FORMAT, FORMAT_VERSION, "network")
         graph = nx.DiGraph()
         graph.graph.update(desc.get("meta", {}))
         for node in desc["nodes"]:
             graph.add_node(node["name"], op=Op.from_dict(node["op"]))
         for node in desc["nodes"]:
             connect(graph, node["inputs"], node["name"])
-    except SerializationError:
-        raise
-    except FileNotFoundError:
-        raise SerializationError(f"{path}: no such file") from None
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
-        raise SerializationError(f"{path}: cannot read a plnet network ({exc})") from exc
     try:
         return build(graph, params, desc["output"])
     except PlnetError as exc:
@@ -100,3 +91,68 @@ def _jsonable_meta(meta: Mapping) -> dict:
             continue
         out[str(key)] = value
     return out
+
+
+def save_sequence_model(desc: dict, params: Mapping[str, np.ndarray],
+                        path: str | os.PathLike) -> None:
+    """Write a sequence model's description (``SequenceModel.to_dict``) and parameters."""
+    desc = {"format": SEQUENCE_FORMAT, "version": SEQUENCE_FORMAT_VERSION, **desc}
+    arrays = {f"p{i}": params[name] for i, name in enumerate(desc["params"])}
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, __sequence__=np.array(json.dumps(desc)), **arrays)
+
+
+def holds_sequence_model(path: str | os.PathLike) -> bool:
+    """True when ``path`` is a readable ``.npz`` written by ``SequenceModel.save``."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return "__sequence__" in getattr(data, "files", ())
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return False
+
+
+def read_sequence_model(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
+    """The description and parameters of a sequence model written by :func:`save_sequence_model`.
+
+    Raises:
+        SerializationError: the file is missing, not a plnet sequence model, or corrupt.
+    """
+    with read_errors(path, "a plnet sequence model"):
+        return _read_archive(path, "__sequence__", SEQUENCE_FORMAT, SEQUENCE_FORMAT_VERSION,
+                             "sequence model")
+
+
+#: what each kind of file holds its JSON description under, and how to read it
+_KINDS = {"__graph__": ("network", "plnet.load or Network.load"),
+          "__sequence__": ("sequence model", "plnet.load or SequenceModel.load")}
+
+
+def _read_archive(path, key: str, fmt: str, version: int,
+                  what: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """The JSON description under ``key`` and the parameters ``p0, p1, ...`` of a file."""
+    with np.load(path, allow_pickle=False) as data:
+        others = [k for k in _KINDS if k in data.files and k != key]
+        if others:
+            held, reader = _KINDS[others[0]]
+            raise SerializationError(f"{path}: holds a {held}, not a {what}; read it with "
+                                     f"{reader}")
+        desc = json.loads(str(data[key]))
+        if desc.get("format") != fmt:
+            raise SerializationError(f"{path}: not a plnet {what} file")
+        if desc.get("version") != version:
+            raise SerializationError(f"{path}: format version {desc.get('version')} is not "
+                                     f"supported (this plnet reads {version})")
+        return desc, {name: data[f"p{i}"] for i, name in enumerate(desc["params"])}
+
+
+@contextlib.contextmanager
+def read_errors(path: str | os.PathLike, what: str) -> Iterator[None]:
+    """Turn what reading ``path`` may raise into :class:`SerializationError` naming the file."""
+    try:
+        yield
+    except SerializationError:
+        raise
+    except FileNotFoundError:
+        raise SerializationError(f"{path}: no such file") from None
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+        raise SerializationError(f"{path}: cannot read {what} ({exc})") from exc

@@ -24,6 +24,7 @@ from plnet.analysis.arguments import choice, positive_float
 from plnet.analysis.budget import batch_slices
 from plnet.analysis.interpreter import Interpreter
 from plnet.analysis.linearize import Linearization, linearize
+from plnet.analysis.sequences import over_lengths
 from plnet.errors import InvalidInputError
 from plnet.tolerances import BISECTION_GAP, BISECTION_MAX_RADIUS
 
@@ -162,6 +163,13 @@ def bisect_directions(net, lin: Linearization, directions: np.ndarray, gap: floa
     return Bracket(lower, upper, capped)
 
 
+def scatter_brackets(batch, results) -> Bracket:
+    """``combine`` for per-length brackets: one bracket of ``[B]`` arrays in input order."""
+    return Bracket(*(batch.scatter_rows({t: getattr(r, field) for t, r in results.items()})
+                     for field in ("lower", "upper", "capped")))
+
+
+@over_lengths(scatter_brackets)
 def l1_margin_bisection(net: Network, x: npt.ArrayLike, gap: float = BISECTION_GAP, check: str = "halfspaces",
                         budget: int | None = None) -> Bracket:
     """The paper's l1 certificate: bisection along the 2D extreme points of the l1 ball.

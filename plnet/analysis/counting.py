@@ -12,6 +12,7 @@ import numpy.typing as npt
 from plnet.analysis.arguments import choice, positive_float, positive_int
 from plnet.analysis.budget import points_per_batch
 from plnet.analysis.linearize import linearize
+from plnet.analysis.sequences import over_lengths
 from plnet.errors import TieError
 from plnet.tolerances import JACOBIAN_RTOL
 
@@ -39,6 +40,32 @@ class RegionCount:
         return iter((self.lower, self.upper))
 
 
+def counter_of(net: Network, X: npt.ArrayLike, on_tie: str = "raise",
+               batch_size: int | None = None, budget: int | None = None) -> "RegionCounter":
+    """:func:`count_linear_regions` before its result: the counter of ``X``'s points."""
+    counter = RegionCounter(on_tie)
+    limit = None if batch_size is None else positive_int("batch_size", batch_size)
+    X = net.check_input(X, "X")
+    step = points_per_batch(net, budget, limit)
+    for start in range(0, X.shape[0], step):
+        counter.add(linearize(net, X[start:start + step]))
+    return counter
+
+
+def merge_counters(batch, counters: dict[int, "RegionCounter"]) -> RegionCount:
+    """``combine`` for a sequence model: the counts of every length added up.
+
+    Networks of different lengths have different input spaces, so their regions are
+    distinct: both bounds add up. Tied points are listed by their index in the batch.
+    """
+    groups = batch.groups()
+    tied = sorted(int(groups[t][i]) for t, c in counters.items() for i in c.tied)
+    n = counted_points(len(batch), tied, next(iter(counters.values())).on_tie)
+    lower = sum(distinct_jacobians(list(c.patterns.values()), c.rtol) for c in counters.values())
+    return RegionCount(lower, sum(len(c.patterns) for c in counters.values()), n, tuple(tied))
+
+
+@over_lengths(merge_counters, samples="X", per_length=counter_of)
 def count_linear_regions(net: Network, X: npt.ArrayLike, on_tie: str = "raise", batch_size: int | None = None,
                          budget: int | None = None) -> RegionCount:
     """Lower and upper bounds on the complete linear regions of ``net`` among ``X``.
@@ -57,13 +84,7 @@ def count_linear_regions(net: Network, X: npt.ArrayLike, on_tie: str = "raise", 
     Returns:
         A :class:`RegionCount`; ``lo, hi = count_linear_regions(net, X)`` works.
     """
-    counter = RegionCounter(on_tie)
-    limit = None if batch_size is None else positive_int("batch_size", batch_size)
-    X = net.check_input(X, "X")
-    step = points_per_batch(net, budget, limit)
-    for start in range(0, X.shape[0], step):
-        counter.add(linearize(net, X[start:start + step]))
-    return counter.result()
+    return counter_of(net, X, on_tie, batch_size, budget).result()
 
 
 class RegionCounter:
@@ -105,16 +126,21 @@ class RegionCounter:
 
     def result(self) -> RegionCount:
         """The bounds so far; raises TieError as ``on_tie`` says."""
-        tied = self.tied
-        if tied and self.on_tie == "raise":
-            raise TieError(f"{len(tied)} point(s) lie on a region boundary (first: index "
-                           f"{tied[0]}), so Lemma 7's bounds do not apply to them; pass "
-                           f"on_tie='exclude' to count the others", tied)
-        n = self.seen - len(tied)
-        if n == 0:
-            raise TieError("every point lies on a region boundary; nothing to count", tied)
+        n = counted_points(self.seen, self.tied, self.on_tie)
         return RegionCount(distinct_jacobians(list(self.patterns.values()), self.rtol),
-                           len(self.patterns), n, tuple(tied))
+                           len(self.patterns), n, tuple(self.tied))
+
+
+def counted_points(seen: int, tied: list[int], on_tie: str) -> int:
+    """The points Lemma 7 counts (``seen`` less the tied); raises TieError as ``on_tie`` says."""
+    if tied and on_tie == "raise":
+        raise TieError(f"{len(tied)} point(s) lie on a region boundary (first: index "
+                       f"{tied[0]}), so Lemma 7's bounds do not apply to them; pass "
+                       f"on_tie='exclude' to count the others", tied)
+    n = seen - len(tied)
+    if n == 0:
+        raise TieError("every point lies on a region boundary; nothing to count", tied)
+    return n
 
 
 def distinct_jacobians(jacobians: list[np.ndarray], rtol: float = JACOBIAN_RTOL) -> int:

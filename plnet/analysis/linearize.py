@@ -29,6 +29,7 @@ from plnet.analysis.budget import bytes_per_point, format_bytes
 from plnet.analysis.interpreter import Interpreter
 from plnet.analysis.norms import check_finite
 from plnet.analysis.pattern import pattern_keys
+from plnet.analysis.sequences import one_per_sample, over_lengths
 from plnet.errors import MemoryBudgetError
 from plnet.ops import Dense
 
@@ -87,6 +88,13 @@ class Linearization:
     def pattern_keys(self) -> list[bytes]:
         """One hashable key per point; equal keys mean equal activation patterns."""
         return pattern_keys(self.indicators, self.x.shape[0])
+
+    def take(self, i: int) -> "Linearization":
+        """The linearization of point ``i`` alone (a batch of one; arrays are views)."""
+        k = slice(i, i + 1)
+        return Linearization(self.x[k], self.z[k], self.grad[k], self.signs[k],
+                             dict(self.unit_slices), self.output[k], self.jacobian[k],
+                             self.offset[k], {n: v[k] for n, v in self.indicators.items()})
 
     def affine_map(self, i: int = 0):
         """``(W, c)`` with ``f(y) = W @ y.ravel() + c`` on the region of point ``i``."""
@@ -182,6 +190,7 @@ class _LinearizeInterpreter(Interpreter):
         return _Deferred(jac, slope)
 
 
+@over_lengths(one_per_sample)
 def linearize(net: Network, x: npt.ArrayLike) -> Linearization:
     """Every unit's value and exact input-gradient, and the output's local affine map.
 

@@ -17,6 +17,7 @@ from plnet.analysis.bisection import bisect_directions
 from plnet.analysis.budget import batch_slices
 from plnet.analysis.linearize import Linearization, linearize
 from plnet.analysis.norms import dual_norms, safe_ratio
+from plnet.analysis.sequences import over_lengths, scatter_rows
 from plnet.errors import InvalidInputError
 
 if TYPE_CHECKING:  # annotations only: the network module imports the analyses
@@ -52,6 +53,7 @@ def margin_from(lin: Linearization, p=2) -> np.ndarray:
     return dist.min(axis=1) if dist.shape[1] else np.full(dist.shape[0], np.inf)
 
 
+@over_lengths(scatter_rows)
 def margin(net: Network, x: npt.ArrayLike, p: float | str = 2, budget: int | None = None) -> np.ndarray:
     """Certified l_p margin of each point: the radius of the largest l_p ball around x
     inside its linear region S(x).
@@ -136,6 +138,7 @@ def directional_margin_from(lin: Linearization, v) -> np.ndarray:
     return t.min(axis=1) if t.shape[1] else np.full(t.shape[0], np.inf)
 
 
+@over_lengths(scatter_rows, per_sample=("v",))
 def directional_margin(net: Network, x: npt.ArrayLike, v: npt.ArrayLike,
                        method: str = "ratio", budget: int | None = None) -> np.ndarray:
     """Largest t >= 0 with ``x + t v`` in S(x), for each point.

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from plnet.analysis.interpreter import Interpreter
+from plnet.analysis.sequences import one_per_sample, over_lengths
 
 if TYPE_CHECKING:  # annotations only: the network module imports the analyses
     from plnet.network import Network
@@ -37,6 +38,12 @@ class ActivationPattern:
     @property
     def batch_size(self) -> int:
         return int(self.ties.shape[0])
+
+    def take(self, i: int) -> "ActivationPattern":
+        """The pattern of point ``i`` alone (a batch of one)."""
+        k = slice(i, i + 1)
+        return ActivationPattern({n: v[k] for n, v in self.indicators.items()}, self.ties[k],
+                                 self.tie_units[k])
 
     def keys(self) -> list[bytes]:
         """One hashable key per point; equal keys mean equal patterns."""
@@ -66,6 +73,7 @@ class _PatternInterpreter(Interpreter):
         return super().run_node(name, op, inputs)
 
 
+@over_lengths(one_per_sample)
 def activation_pattern(net: Network, x: npt.ArrayLike) -> ActivationPattern:
     """The activation pattern of every point of a batch, with ties reported.
 

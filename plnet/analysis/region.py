@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from plnet.analysis.linearize import linearize
+from plnet.analysis.sequences import over_lengths, the_only
 from plnet.errors import ShapeError
 from plnet.tolerances import CONTAINS_RTOL
 
@@ -64,6 +65,7 @@ class Polyhedron:
         return np.abs(self.A).sum(axis=1) > 0
 
 
+@over_lengths(the_only, single=True)
 def region(net: Network, x: npt.ArrayLike) -> Polyhedron:
     """The linear region S(x) of one point as halfspaces ``A y >= b``.
 

@@ -274,5 +274,10 @@ def tied_network_and_point(draw, max_depth: int = 2):
     return builder.build(node), x.reshape((1,) + builder.shape(builder.input))
 
 
+# sequence models: plnet.sequence's Elman recipe and variable-length batches
+from plnet.testing.sequence_strategies import (elman_model_and_batch, elman_models,  # noqa: E402
+                                               sequences_for)
+
 __all__ = ["ALL_OPS", "FAMILIES", "FAMILY_OPS", "PATTERN_OPS", "directions_for",
-           "network_and_points", "networks", "points_for", "tied_network_and_point"]
+           "network_and_points", "networks", "points_for", "tied_network_and_point",
+           "elman_model_and_batch", "elman_models", "sequences_for"]
