@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from plnet.errors import InvalidInputError, ShapeError
+from plnet.sequence.batching import group_by_length
 
 
 def _as_tensor(value) -> torch.Tensor:
@@ -25,15 +26,7 @@ def is_padded(x, feature_shape) -> bool:
     return isinstance(x, (np.ndarray, torch.Tensor)) and x.ndim == len(feature_shape) + 2
 
 
-def group_by_length(lengths: np.ndarray) -> list[tuple[int, np.ndarray]]:
-    """``[(T, indices of the samples of length T)]`` by increasing T, indices ascending."""
-    order = np.argsort(lengths, kind="stable")
-    values, starts = np.unique(lengths[order], return_index=True)
-    return [(int(t), order[start:stop]) for t, start, stop in
-            zip(values, starts, list(starts[1:]) + [len(order)])]
-
-
-class SequenceBatch:
+class TorchSequenceBatch:
     """A batch of variable-length samples, grouped by length.
 
     Args:
@@ -45,7 +38,7 @@ class SequenceBatch:
 
     Attributes:
         lengths: ``[B]`` int64 numpy array.
-        grouping: ``[(T, indices)]`` by increasing T.
+        grouping: ``[(T, indices)]`` by increasing T (indices ascending).
         inverse: ``[B]`` long tensor: ``cat(per-group results)[inverse]`` is in input order.
     """
 
@@ -76,7 +69,7 @@ class SequenceBatch:
             raise InvalidInputError("the batch holds no sequences (B = 0)")
         for t in np.unique(self.lengths):
             check_length(int(t))
-        self.grouping = group_by_length(self.lengths)
+        self.grouping = list(group_by_length(self.lengths).items())
         self.inverse = torch.as_tensor(np.argsort(np.concatenate(
             [idx for _, idx in self.grouping]), kind="stable"))
 
@@ -116,8 +109,12 @@ class SequenceBatch:
                 x = x.to(device=device, dtype=dtype)
             yield length, x
 
-    def restore(self, parts: list[torch.Tensor]) -> torch.Tensor:
-        """Per-group results (in :meth:`groups` order) concatenated, in input order."""
+    def restore(self, parts: list[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
+        """Per-group results (in :meth:`groups` order) ``[B, *shape]`` in input order; a
+        list of per-sample results when the shape depends on the length (a sequence
+        output ``[T, ...]``)."""
+        if len({tuple(p.shape[1:]) for p in parts}) > 1:
+            return self.restore_list([row for part in parts for row in part.unbind(0)])
         out = torch.cat(parts, dim=0)
         return out[self.inverse.to(out.device)]
 

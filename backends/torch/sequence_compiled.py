@@ -14,7 +14,7 @@ import torch
 
 from plnet.backends.torch.compiled import (CompiledNetwork, DeviceAnchored, parameter_dict,
                                            resolve_device)
-from plnet.backends.torch.sequence_batches import SequenceBatch
+from plnet.backends.torch.sequence_batches import TorchSequenceBatch
 
 
 class CompiledSequence(DeviceAnchored):
@@ -95,10 +95,10 @@ class CompiledSequence(DeviceAnchored):
         return self.to_sequence_model()
 
     # --- evaluation ----------------------------------------------------------------------
-    def batch(self, x, lengths=None) -> SequenceBatch:
+    def batch(self, x, lengths=None) -> TorchSequenceBatch:
         """``x`` (a list of ``[T_i, *F]`` samples, or padded ``[B, T, *F]`` with
-        ``lengths``) grouped by length (see :class:`SequenceBatch`)."""
-        return SequenceBatch(x, lengths, self.feature_shape, self.check_length)
+        ``lengths``) grouped by length (see :class:`TorchSequenceBatch`)."""
+        return TorchSequenceBatch(x, lengths, self.feature_shape, self.check_length)
 
     def forward(self, x, lengths=None, return_units: bool = False):
         """Logits ``[B, *output_shape]`` in input order, each from its length's network.

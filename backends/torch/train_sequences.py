@@ -16,7 +16,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
-from plnet.backends.torch.sequence_batches import SequenceBatch
+from plnet.backends.torch.sequence_batches import TorchSequenceBatch
 from plnet.backends.torch.train_data import ArrayData, LoaderData, as_data, check_inputs
 from plnet.errors import InvalidInputError, ShapeError
 
@@ -40,7 +40,7 @@ class SequenceData:
         if feature_shape is None:
             feature_shape = _feature_shape(sequences, lengths, what)
         self.feature_shape, self.what = tuple(feature_shape), what
-        batch = SequenceBatch(sequences, lengths, self.feature_shape, self._length_ok)
+        batch = TorchSequenceBatch(sequences, lengths, self.feature_shape, self._length_ok)
         y = labels if torch.is_tensor(labels) else torch.as_tensor(np.asarray(labels))
         if y.ndim == 0 or y.shape[0] != len(batch):
             raise ShapeError(f"{what}: {len(batch)} sequences but labels of shape "
