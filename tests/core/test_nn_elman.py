@@ -134,3 +134,23 @@ def test_bad_inputs_are_refused_with_what_was_expected():
     packed = torch.nn.utils.rnn.pack_sequence([torch.randn(3, 3), torch.randn(2, 3)])
     with pytest.raises(InvalidInputError, match="list"):
         module(packed)
+
+
+@pytest.mark.parametrize("kwargs", [dict(num_layers=1), dict(num_layers=1, orthogonal=True),
+                                    dict(num_layers=2, bidirectional=True, batch_first=True)])
+def test_its_weights_under_their_names_make_the_sequence_recipe_compute_the_same(kwargs):
+    import plnet.sequence as ps
+
+    torch.manual_seed(3)
+    module = ElmanRNN(3, 5, negative_slope=0.2, dtype=torch.float64, **kwargs)
+    layers = ps.torch_rnn_layers(module.num_layers, bidirectional=module.bidirectional,
+                                 nonlinearity=module.nonlinearity, alpha=module.negative_slope)
+    params = {name: getattr(module, name).detach().numpy()
+              for layer in layers for direction, _ in layer.directions
+              for name in direction.names()}
+    model = ps.elman(params, layers, readout="sequence")
+    rng = np.random.default_rng(0)
+    xs = [rng.normal(size=(t, 3)) for t in (4, 1, 6)]
+    for x, want in zip(xs, model(xs)):
+        out, _ = module(torch.as_tensor(x))  # unbatched [T, F] -> [T, D * H]
+        np.testing.assert_allclose(out.detach().numpy(), want, rtol=1e-12, atol=1e-12)
