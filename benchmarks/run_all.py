@@ -1,7 +1,8 @@
 """Every benchmark in one command, with one JSON record of the run.
 
-Runs bench_linearize, bench_gradients, bench_training and bench_conversion in this process,
-one after the other, through each script's ``run(args)``, and writes one JSON object:
+Runs bench_linearize, bench_gradients, bench_training, bench_conversion and bench_sequences
+in this process, one after the other, through each script's ``run(args)``, and writes one
+JSON object:
 
     {"device", "torch", "threads", "load_average", "started", "seconds",
      "benchmarks": {name: {"seconds", "device", "ratios": {...}, "table": [...]}}}
@@ -41,23 +42,26 @@ MODES = {
         "gradients": ["--repeats", "2", "--loop-units", "32"],
         "training": ["--repeats", "3", "--fast-repeats", "20", "--steps", "3"],
         "conversion": [],
+        "sequences": ["--repeats", "1"],
     },
     "quick": {
         "linearize": ["--repeats", "2"],
         "gradients": ["--repeats", "1", "--loop-units", "16"],
         "training": ["--repeats", "2", "--fast-repeats", "8", "--steps", "2"],
         "conversion": ["--only", "resnet_basic,squeezenet,googlenet,mobilenet_v2"],
+        "sequences": ["--repeats", "1", "--sequences", "90", "--hidden", "64"],
     },
     "smoke": {
         "linearize": ["--repeats", "1", "--batch", "2"],
         "gradients": ["--repeats", "1", "--loop-units", "2", "--only", "mlp", "--batch", "2"],
         "training": ["--repeats", "1", "--fast-repeats", "1", "--steps", "1", "--batch", "2"],
         "conversion": ["--only", "squeezenet", "--size", "32"],
+        "sequences": ["--repeats", "1", "--sequences", "3", "--hidden", "4"],
     },
 }
 #: whether the script takes --device (linearize is numpy-only) and --threads
 FLAGS = {"linearize": (False, False), "gradients": (True, False),
-         "training": (True, True), "conversion": (True, True)}
+         "training": (True, True), "conversion": (True, True), "sequences": (True, True)}
 
 
 def resolve_device(name: str) -> str:

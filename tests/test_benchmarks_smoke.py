@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 RUN_ALL = Path(__file__).resolve().parents[1] / "benchmarks" / "run_all.py"
-BENCHMARKS = {"linearize", "gradients", "training", "conversion"}
+BENCHMARKS = {"linearize", "gradients", "training", "conversion", "sequences"}
 
 
 def load_run_all():
