@@ -85,12 +85,14 @@ def split_labelled(data, feature_shape):
 
 
 def sequence_certify(module, data, *, lengths=None, p=(1, 2, math.inf), batch_size=256,
-                     percentiles=(25, 50, 75, 100), progress=True) -> CertificateReport:
+                     percentiles=(25, 50, 75, 100), progress=True,
+                     **options) -> CertificateReport:
     """Certify every sequence: margins (input order), percentiles and #CLR bounds.
 
     ``data`` is a list of samples, a padded array (with ``lengths``), or a pair of one of
     them and the labels. Regions of different lengths lie in different input spaces, so
-    the #CLR bounds are the sums of the per-length bounds.
+    the #CLR bounds are the sums of the per-length bounds. Other ``options`` go to each
+    length's ``certify``.
     """
     x, y = split_labelled(data, module.feature_shape)
     batch = module.batch(x, lengths)
@@ -107,16 +109,16 @@ def sequence_certify(module, data, *, lengths=None, p=(1, 2, math.inf), batch_si
         for length, indices in batch.grouping:
             group = batch.group(length, indices)
             parts.append((indices, _certify_group(module.at(length), group, labels, indices,
-                                                  p, batch_size, percentiles)))
+                                                  p, batch_size, percentiles, options)))
             bar.update(len(indices))
     return _merge_reports(parts, len(batch), percentiles)
 
 
-def _certify_group(compiled, group, labels, indices, p, batch_size, percentiles):
+def _certify_group(compiled, group, labels, indices, p, batch_size, percentiles, options):
     data = group if labels is None else (group, labels[indices])
     try:
         return certify(compiled, data, p=p, batch_size=batch_size, percentiles=percentiles,
-                       progress=False)
+                       progress=False, **options)
     except TieError:
         # every sample of this length lies on a boundary: each margin is 0 (as certify
         # gives a tie) and the group adds no region; the other lengths still count

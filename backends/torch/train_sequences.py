@@ -92,6 +92,23 @@ class SequenceData:
             x, indices = self.by_length[length]
             yield x[positions], self.y[indices[positions]]
 
+    def epoch_batches(self, batch_size: int, seed: int, epoch: int, num_replicas: int = 1,
+                      rank: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor, int]]:
+        """One epoch's batches as ``(x, y, points)`` for ``rank`` of ``num_replicas``.
+
+        The order comes from ``seed + epoch - 1`` alone (epochs count from 1), so every rank
+        draws the same global batches and a resumed run the same order. Each rank takes its
+        part of every global batch (one length); a rank left without any point gets the
+        batch's first sequence with ``points = 0`` (it joins the step, weighted by 0).
+        """
+        generator = torch.Generator().manual_seed(seed + epoch - 1)
+        for length, positions in self._batch_indices(batch_size, True, generator):
+            part = positions.tensor_split(num_replicas)[rank]
+            points = int(part.numel())
+            x, indices = self.by_length[length]
+            part = part if points else positions[:1]
+            yield x[part], self.y[indices[part]], points
+
     def num_batches(self, batch_size: int) -> int:
         return sum(math.ceil(len(indices) / batch_size) for _, indices in self.by_length.values())
 

@@ -68,3 +68,17 @@ def test_fit_refuses_sequences_the_model_cannot_take(model, make_sequences):
         pt.fit(model, (xs, np.zeros(2, dtype=int)), epochs=1, progress=False)
     with pytest.raises(InvalidInputError, match="pair"):
         pt.fit(model, make_sequences((2, 3, 4)), epochs=1, progress=False)
+
+
+def test_epoch_batches_follow_the_seed_and_epoch_and_share_each_batch_among_ranks(data):
+    dataset, xs = data
+    whole = [(y.tolist(), n) for _, y, n in dataset.epoch_batches(3, seed=5, epoch=2)]
+    assert whole == [(y.tolist(), n) for _, y, n in dataset.epoch_batches(3, seed=5, epoch=2)]
+    assert whole != [(y.tolist(), n) for _, y, n in dataset.epoch_batches(3, seed=5, epoch=3)]
+    assert sorted(i for y, _ in whole for i in y) == list(range(len(xs)))
+    ranks = [list(dataset.epoch_batches(3, seed=5, epoch=2, num_replicas=2, rank=r))
+             for r in range(2)]
+    for (y, n), (x0, y0, n0), (x1, y1, n1) in zip(whole, *ranks):
+        assert x0.shape[1] == x1.shape[1] == len(xs[y[0]])  # one length per global batch
+        kept = (y0.tolist() if n0 else []) + (y1.tolist() if n1 else [])
+        assert kept == y and n0 + n1 == n == len(y)
