@@ -65,10 +65,19 @@ class CompiledSequence(DeviceAnchored):
             compiled.release_workspace()
 
     def __getstate__(self):
-        # copies and pickles recompile lengths on demand rather than carry every unrolled net
+        # pickles recompile lengths on demand rather than carry every unrolled net
         state = dict(self.__dict__)
         state["_lengths"] = {}
         return state
+
+    def __deepcopy__(self, memo):
+        # the source model is immutable (read-only arrays): the copy shares it, and gets
+        # its own copy of the parameters
+        twin = CompiledSequence(self.model, self.device, self.dtype)
+        twin.load_state_dict(self.state_dict())
+        for mine, theirs in zip(self.parameters(), twin.parameters()):
+            theirs.requires_grad_(mine.requires_grad)
+        return twin.train(self.training)
 
     # --- parameters ----------------------------------------------------------------------
     @property

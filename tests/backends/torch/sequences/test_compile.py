@@ -87,6 +87,7 @@ def test_a_deep_copy_has_its_own_parameters_and_no_cached_lengths(model, xs):
     module(xs)
     twin = copy.deepcopy(module)
     assert twin.compiled_lengths == ()
+    assert twin.model is module.model  # immutable: shared, not copied length by length
     with torch.no_grad():
         next(twin.parameters()).zero_()
     assert not torch.equal(module(xs), twin(xs))
