@@ -3,6 +3,9 @@
 Runs bench_linearize, bench_gradients, bench_training, bench_conversion, bench_regions and
 bench_distributed (which launches its own 2 processes with torchrun) through each script's
 ``run(args)``, one after the other, and writes one JSON object:
+Runs bench_linearize, bench_gradients, bench_training, bench_conversion and bench_certify in
+this process,
+one after the other, through each script's ``run(args)``, and writes one JSON object:
 
     {"device", "torch", "threads", "load_average", "started", "seconds",
      "benchmarks": {name: {"seconds", "device", "ratios": {...}, "table": [...]}}}
@@ -44,6 +47,7 @@ MODES = {
         "conversion": [],
         "distributed": ["--repeats", "3"],
         "regions": ["--repeats", "3"],
+        "certify": ["--batch", "4", "--repeats", "3"],
     },
     "quick": {
         "linearize": ["--repeats", "2"],
@@ -52,6 +56,7 @@ MODES = {
         "conversion": ["--only", "resnet_basic,squeezenet,googlenet,mobilenet_v2"],
         "distributed": ["--repeats", "2", "--points", "512"],
         "regions": ["--repeats", "1"],
+        "certify": ["--batch", "2", "--repeats", "1"],
     },
     "smoke": {
         "linearize": ["--repeats", "1", "--batch", "2"],
@@ -60,12 +65,14 @@ MODES = {
         "conversion": ["--only", "squeezenet", "--size", "32"],
         "distributed": ["--repeats", "1", "--points", "16", "--batch", "8"],
         "regions": ["--repeats", "1", "--slice-widths", "8", "--explore-widths", "4"],
+        "certify": ["--batch", "1", "--repeats", "1", "--only", "resnet_2b"],
     },
 }
 #: whether the script takes --device (linearize is numpy-only) and --threads
 FLAGS = {"linearize": (False, False), "gradients": (True, False),
          "training": (True, True), "conversion": (True, True), "distributed": (True, False),
          "regions": (False, False)}
+         "training": (True, True), "conversion": (True, True), "certify": (True, True)}
 
 
 def resolve_device(name: str) -> str:

@@ -13,6 +13,7 @@ import pytest
 
 RUN_ALL = Path(__file__).resolve().parents[1] / "benchmarks" / "run_all.py"
 BENCHMARKS = {"linearize", "gradients", "training", "conversion", "distributed", "regions"}
+BENCHMARKS = {"linearize", "gradients", "training", "conversion", "certify"}
 
 
 def load_run_all():
