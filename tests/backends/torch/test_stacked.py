@@ -134,3 +134,14 @@ def test_float32_stacked_pass_matches_the_engine(cnn_avg_net, make_points):
     for a, b in zip(stacked.stacked_sampled_terms(module, x, axes),
                     _engine_terms(module, x, axes)):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_every_lowering_with_a_constant_declares_it():
+    """Today no op falls back: each affine lowering whose forward adds a constant (dense,
+    conv, transposed conv, scale-shift) says which, so every network runs stacked."""
+    from plnet.backends.torch.lowerings import LOWERINGS
+
+    for op_class, lowering in LOWERINGS.items():
+        if issubclass(lowering, AffineLowering) and \
+                lowering.forward is not AffineLowering.forward:
+            assert lowering.offset is not AffineLowering.offset, op_class.__name__
