@@ -207,6 +207,7 @@ class _SharedElementwise(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, rows, slopes, b):
+        ctx.set_materialize_grads(False)
         out = _stacked_empty(rows, b)
         fwd, tangents = rows[:b], rows[b:]
         slopes = slopes.squeeze(1)
@@ -227,9 +228,9 @@ class _SharedElementwise(torch.autograd.Function):
         if g_out is not None:
             g_rows = _shared_gradient(g_out * slopes.unsqueeze(1), b)
         if g_z is not None:
-            g_rows[:b] += g_z.view(rows[:b].shape)
+            g_rows[:b] += g_z.reshape(rows[:b].shape)
         if g_sq is not None:
-            total = g_sq.sum(dim=0).view(rows.shape[1:])
+            total = g_sq.sum(dim=0).reshape(rows.shape[1:])
             g_rows[b:].addcmul_(rows[b:], (2 * total).unsqueeze(0))
         return g_rows, None, None
 
@@ -245,7 +246,8 @@ class _Elementwise(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, rows, slopes):
-        b = rows.shape[0]
+        ctx.set_materialize_grads(False)  # an unused output: None, not zeros (a slope
+        b = rows.shape[0]                 # that shapes no used output gets no gradient)
         out = torch.mul(rows, slopes, out=torch.empty_like(rows))
         z = rows[:, 0].reshape(b, -1)
         sq = rows[:, 1].square()  # k axes: k passes over [B, *shape] (a norm over the
@@ -266,9 +268,9 @@ class _Elementwise(torch.autograd.Function):
         else:
             g.zero_()
         if g_z is not None:
-            g[:, 0] += g_z.view(shape)
+            g[:, 0] += g_z.reshape(shape)
         if g_sq is not None:
-            g[:, 1:].addcmul_(rows[:, 1:], (2 * g_sq).view(shape).unsqueeze(1))
+            g[:, 1:].addcmul_(rows[:, 1:], (2 * g_sq).reshape(shape).unsqueeze(1))
         g_slopes = None
         if ctx.needs_input_grad[1] and g_out is not None:
             g_slopes = (g_out * rows).sum_to_size(slopes.shape)
