@@ -1,11 +1,8 @@
 """Every benchmark in one command, with one JSON record of the run.
 
-Runs bench_linearize, bench_gradients, bench_training, bench_conversion, bench_regions and
-bench_distributed (which launches its own 2 processes with torchrun) through each script's
-``run(args)``, one after the other, and writes one JSON object:
-Runs bench_linearize, bench_gradients, bench_training, bench_conversion and bench_certify in
-this process,
-one after the other, through each script's ``run(args)``, and writes one JSON object:
+Runs bench_linearize, bench_gradients, bench_training, bench_conversion, bench_certify,
+bench_regions and bench_distributed (which launches its own 2 processes with torchrun)
+through each script's ``run(args)``, one after the other, and writes one JSON object:
 
     {"device", "torch", "threads", "load_average", "started", "seconds",
      "benchmarks": {name: {"seconds", "device", "ratios": {...}, "table": [...]}}}
@@ -70,9 +67,8 @@ MODES = {
 }
 #: whether the script takes --device (linearize is numpy-only) and --threads
 FLAGS = {"linearize": (False, False), "gradients": (True, False),
-         "training": (True, True), "conversion": (True, True), "distributed": (True, False),
-         "regions": (False, False)}
-         "training": (True, True), "conversion": (True, True), "certify": (True, True)}
+         "training": (True, True), "conversion": (True, True), "certify": (True, True),
+         "regions": (False, False), "distributed": (True, False)}
 
 
 def resolve_device(name: str) -> str:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 RUN_ALL = Path(__file__).resolve().parents[1] / "benchmarks" / "run_all.py"
-BENCHMARKS = {"linearize", "gradients", "training", "conversion", "distributed", "regions"}
-BENCHMARKS = {"linearize", "gradients", "training", "conversion", "certify"}
+BENCHMARKS = {"linearize", "gradients", "training", "conversion", "certify", "distributed",
+              "regions"}
 
 
 def load_run_all():
