@@ -30,10 +30,10 @@ class ConcreteProxy(torch.fx.Proxy):
     """A proxy that also knows its value on the two example batches (when it could be
     computed): shape arithmetic on it gives Python numbers."""
 
-    values: tuple | None = None
+    concrete_examples: tuple | None = None
 
     def _constant(self, what: str):
-        values = self.values
+        values = self.concrete_examples
         if values is None or any(v is _UNKNOWN or isinstance(v, torch.Tensor) for v in values):
             raise torch.fx.proxy.TraceError(
                 f"{what} of {self.node.name!r} depends on the input data; plnet needs "
@@ -51,7 +51,7 @@ class ConcreteProxy(torch.fx.Proxy):
         return int(self._constant("an integer"))
 
     def __bool__(self):
-        if self.values is None:
+        if self.concrete_examples is None:
             return super().__bool__()
         return bool(self._constant("a condition"))
 
@@ -78,10 +78,10 @@ def concrete_tracer(base: type, examples: tuple, root: torch.nn.Module):
             if kind == "placeholder":
                 index = self._placeholders
                 self._placeholders += 1
-                proxy.values = tuple(inputs[index] if index < len(inputs) else _UNKNOWN
+                proxy.concrete_examples = tuple(inputs[index] if index < len(inputs) else _UNKNOWN
                                      for inputs in examples)
             else:
-                proxy.values = tuple(self._run(kind, target, args, kwargs, s)
+                proxy.concrete_examples = tuple(self._run(kind, target, args, kwargs, s)
                                      for s in range(2))
             return proxy
 
@@ -128,7 +128,7 @@ def _value(v, stream):
         root = _value(v.root, stream)
         return _UNKNOWN if root is _UNKNOWN else getattr(root, v.attr)
     if isinstance(v, torch.fx.Proxy):
-        values = getattr(v, "values", None)
+        values = getattr(v, "concrete_examples", None)
         return _UNKNOWN if values is None else values[stream]
     return v
 

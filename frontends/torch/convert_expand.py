@@ -97,17 +97,19 @@ def _filled(lower, node, like, shape, value):
     shape = tuple(int(n) for n in shape)
     if tuple(lower.shape(like)) == shape:
         return AffineValue(like, np.zeros(shape), np.full(shape, float(value)))
-    # another shape: a dense with zero weights from the input's first entry (one entry, so
-    # that the weight's shape, and a sequence model's parameters, do not depend on the
-    # input's size)
+    # another shape: exact zeros from the input's first entry, padded and sliced (no
+    # parameter enters, so training cannot move the constant), then the fill value
     b = lower.builder
     name = lower.node_name(node)
     flat = b.input if len(b.shape(b.input)) == 1 else b.flatten(b.input,
                                                                  name=lower.fresh(f"{name}.flat"))
-    first = b.take(flat, 0, [0], name=lower.fresh(f"{name}.first"))
     size = math.prod(shape)
-    cur = b.dense(first, np.zeros((size, 1)), np.full(size, float(value)),
-                  name=lower.fresh(name if shape == (size,) else f"{name}.dense"))
+    first = b.take(flat, 0, [0], name=lower.fresh(f"{name}.first"))
+    padded = b.pad(first, ((0, size),), name=lower.fresh(f"{name}.pad"))
+    cur = b.slice(padded, 0, 1, 1 + size, name=lower.fresh(f"{name}.zeros"))
+    if value != 0:
+        cur = b.scale_shift(cur, shift=np.full(size, float(value)),
+                            name=lower.fresh(name if shape == (size,) else f"{name}.fill"))
     if shape != (size,):
         cur = b.reshape(cur, shape, name=lower.fresh(name))
     return TensorValue(cur)

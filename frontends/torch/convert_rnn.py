@@ -23,7 +23,6 @@ from torch import nn
 from plnet.frontends.torch.registry import converts_interface, converts_module
 from plnet.frontends.torch.values import (BatchConstant, PackedValue, TensorValue,
                                           is_tensor_like, to_numpy)
-from plnet.ops import Dense, LeakyReLU, ReLU
 
 #: what a module needs to convert as an Elman RNN
 ELMAN_ATTRIBUTES = ("num_layers", "bidirectional", "batch_first", "nonlinearity",
@@ -60,9 +59,8 @@ def check_supported(lower, module) -> None:
         raise lower.unsupported(f"{name}(proj_size={module.proj_size}) is not supported")
 
 
-def initial_state(lower, hx, count: int, hidden: int):
-    """The initial state as ``count`` rows: a list of IR nodes ``[H]``, a constant
-    ``[count, H]`` array, or None (zeros)."""
+def initial_state(lower, hx, count: int, hidden: int) -> np.ndarray | None:
+    """The initial state as a constant ``[count, H]`` (None: zeros)."""
     if hx is None:
         return None
     if isinstance(hx, BatchConstant):
@@ -71,22 +69,16 @@ def initial_state(lower, hx, count: int, hidden: int):
                                     f"{hx.batch_axis}; nn.RNN's is [L*D, B, H] (batch second)")
         value = hx.value
     elif is_tensor_like(hx):
-        tv = lower.materialize(hx)
-        if tv.batch_axis != 1 or lower.shape(tv) != (count, hidden):
-            raise lower.unsupported(f"the initial hidden state has per-sample shape "
-                                    f"{lower.shape(tv)} with the batch at axis "
-                                    f"{tv.batch_axis}; expected [{count}, B, {hidden}]")
-        b = lower.builder
-        return [b.take(tv.node, 0, k, keepdim=False, name=lower.fresh(f"{tv.node}.row{k}"))
-                for k in range(count)]
+        raise lower.unsupported("an initial hidden state computed from the input is not "
+                                "supported; give a constant state (a buffer or parameter "
+                                "[L*D, 1, H] expanded along the batch)")
     else:
         value = to_numpy(hx)
         if value.ndim == 3:
             if not (value == value[:, :1]).all():
                 raise lower.unsupported("a constant initial hidden state must be the same for "
                                         "every sample (broadcast one [L*D, 1, H] state with "
-                                        "expand); a per-sample state must be computed from "
-                                        "the input")
+                                        "expand)")
             value = value[:, 0]
     if value.shape != (count, hidden):
         raise lower.unsupported(f"the initial hidden state has shape {value.shape} per "
@@ -94,65 +86,36 @@ def initial_state(lower, hx, count: int, hidden: int):
     return value
 
 
-def _direction(lower, module, x_node, steps, k, d, h0, base):
-    """One layer's one direction: the ``h_t`` nodes in time order."""
-    b = lower.builder
-    kind, slope = activation(module)
-    suffix = DIRECTIONS[d]
-    target = lower.node.target
-
-    def weight(name):
-        return lower.param(getattr(module, f"{name}_l{k}{suffix}", None),
-                           f"{target}.{name}_l{k}{suffix}")
-
-    w_ih, w_hh = weight("weight_ih"), weight("weight_hh")
-    b_ih, b_hh = weight("bias_ih"), weight("bias_hh")
-    row = k * (2 if module.bidirectional else 1) + d
-    name = lower.fresh(f"{base}.l{k}{suffix}")
-    first_bias, h = b_hh, None
-    if isinstance(h0, np.ndarray):
-        # a constant state: W_hh h0 + b_hh is the first step's bias (exact, one constant)
-        w = b.params[w_hh]
-        shift = w @ h0[row] + (b.params[b_hh] if b_hh is not None else 0.0)
-        first_bias = lower.param(shift, f"{target}.bias_hh_l{k}{suffix}.h0",
-                                 key=(module, "h0", row))
-    elif h0 is not None:
-        h = h0[row]
-    order = range(steps - 1, -1, -1) if d else range(steps)
-    out = {}
-    for t in order:
-        xt = b.take(x_node, 0, t, keepdim=False, name=f"{name}.x{t}")
-        pre = b.add_node(Dense(w_ih, b_ih), [xt], f"{name}.ih{t}")
-        if h is None:
-            if first_bias is not None:
-                pre = b.scale_shift(pre, shift=first_bias, name=f"{name}.hh{t}")
-        else:
-            rec = b.add_node(Dense(w_hh, b_hh), [h], f"{name}.hh{t}")
-            pre = b.add(pre, rec, name=f"{name}.pre{t}")
-        act = ReLU() if kind == "relu" else LeakyReLU(alpha=slope)
-        h = out[t] = b.add_node(act, [pre], f"{name}.h{t}")
-    return [out[t] for t in range(steps)]
-
-
 def unroll_elman(lower, module, x_node: str, hx=None) -> tuple[str, str]:
     """Unroll ``module`` over per-sample input ``[T, F]``; returns ``(output, h_n)`` nodes
-    (``[T, D*H]`` and ``[L*D, H]``)."""
+    (``[T, D*H]`` and ``[L*D, H]``). A constant initial state becomes parameters
+    ``<module>.h0_l{k}[_reverse]`` (one row of it each)."""
     b = lower.builder
     base = lower.node_name()
+    target = lower.node.target
     steps, hidden = b.shape(x_node)[0], int(module.hidden_size)
     dirs = 2 if module.bidirectional else 1
     h0 = initial_state(lower, hx, module.num_layers * dirs, hidden)
+    kind, slope = activation(module)
     layer_in, last = x_node, []
     for k in range(module.num_layers):
-        runs = [_direction(lower, module, layer_in, steps, k, d, h0, base) for d in range(dirs)]
-        last += [runs[0][-1]] + ([runs[1][0]] if dirs == 2 else [])
-        rows = []
-        for t in range(steps):
-            parts = [run[t] for run in runs]
-            cat = parts[0] if dirs == 1 else b.concat(*parts, axis=0,
-                                                      name=lower.fresh(f"{base}.l{k}.y{t}"))
-            rows.append(b.reshape(cat, (1, dirs * hidden), name=lower.fresh(f"{base}.l{k}.row{t}")))
-        layer_in = b.concat(*rows, axis=0, name=lower.fresh(f"{base}.l{k}.out"))
+        outs = []
+        for d in range(dirs):
+            suffix = DIRECTIONS[d]
+
+            def weight(kind, k=k, suffix=suffix):
+                return lower.param(getattr(module, f"{kind}_l{k}{suffix}", None),
+                                   f"{target}.{kind}_l{k}{suffix}")
+
+            state = None if h0 is None else lower.param(
+                h0[k * dirs + d], f"{target}.h0_l{k}{suffix}", key=(module, hx))
+            name = lower.fresh(f"{base}.l{k}{suffix}")
+            outs.append(b.rnn(layer_in, weight("weight_ih"), weight("weight_hh"),
+                              weight("bias_ih"), weight("bias_hh"), kind, slope, name=name,
+                              reverse=bool(d), h0=state))
+            last.append(f"{name}.h{0 if d else steps - 1}")
+        layer_in = outs[0] if dirs == 1 else b.concat(*outs, axis=1,
+                                                      name=lower.fresh(f"{base}.l{k}.out"))
     rows = [b.reshape(h, (1, hidden), name=lower.fresh(f"{base}.h_n{k}"))
             for k, h in enumerate(last)]
     h_n = b.concat(*rows, axis=0, name=lower.fresh(f"{base}.h_n"))

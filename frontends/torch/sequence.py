@@ -213,12 +213,8 @@ def sequence_from_torch(module, example, *, sequence_axis: int = 1, check: bool 
     unroll = TracedUnroll(module, how, feature_shape, drop_trailing)
     lengths = check_lengths(samples)
     params = shared_params(unroll, lengths)
-    recipe = elman_recipe(module, unroll, lengths)
-    if recipe is not None:
-        model = SequenceModel.from_recipe(recipe) if hasattr(SequenceModel, "from_recipe") \
-            else recipe
-    else:
-        model = SequenceModel(unroll, params, feature_shape)
+    model = elman_recipe(module, unroll, lengths) or SequenceModel(unroll, params,
+                                                                   feature_shape)
     if check:
         check_sequence_conversion(copy.deepcopy(module), unroll, model, lengths, samples,
                                   check_samples, seed)
