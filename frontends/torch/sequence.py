@@ -24,6 +24,7 @@ import torch
 from torch.nn.utils import rnn as rnn_utils
 
 from plnet.errors import ConversionMismatch, InvalidInputError, UnsupportedOpError
+from plnet.frontends.tied import TiedUnroll
 from plnet.frontends.torch.convert import lower_traced, trace
 from plnet.frontends.torch.values import LENGTHS, PackedValue, TensorValue
 from plnet.tolerances import TORCH_CONVERSION_RTOL
@@ -104,16 +105,6 @@ class TracedUnroll:
         self.feature_shape = tuple(feature_shape)
         self.drop_trailing = drop_trailing
         self.traced: dict[int, tuple] = {}
-        self.names: set[str] | None = None
-
-    def __call__(self, steps: int):
-        net, _, _ = self.trace(steps)
-        if self.names is not None and not set(net.params) <= self.names:
-            extra = sorted(set(net.params) - self.names)
-            raise UnsupportedOpError(f"at length {steps}, the traced module uses parameters "
-                                     f"{extra} that other lengths do not; a sequence model "
-                                     f"needs the same parameters at every length")
-        return net
 
     def trace(self, steps: int):
         """``(network, graph module, output fx node)`` at length ``steps``."""
@@ -142,21 +133,6 @@ def check_lengths(samples) -> list[int]:
     if len(picked) < 2:
         picked.append(picked[0] + 1)
     return picked
-
-
-def shared_params(unroll: TracedUnroll, lengths) -> dict[str, np.ndarray]:
-    """The one parameter store: every name used at ``lengths``, which must agree."""
-    params: dict[str, np.ndarray] = {}
-    for steps in lengths:
-        net, _, _ = unroll.trace(steps)
-        for name, value in net.params.items():
-            if name in params and not np.array_equal(params[name], value):
-                raise UnsupportedOpError(f"parameter {name!r} has different values at "
-                                         f"different lengths; a sequence model ties each "
-                                         f"name to one value")
-            params[name] = value
-    unroll.names = set(params)
-    return params
 
 
 def check_sequence_conversion(module, unroll: TracedUnroll, model, lengths, samples, count,
@@ -212,8 +188,9 @@ def sequence_from_torch(module, example, *, sequence_axis: int = 1, check: bool 
     feature_shape = samples[0].shape[1:]
     unroll = TracedUnroll(module, how, feature_shape, drop_trailing)
     lengths = check_lengths(samples)
-    params = shared_params(unroll, lengths)
-    model = elman_recipe(module, unroll, lengths) or SequenceModel(unroll, params,
+    tied = TiedUnroll(lambda steps: unroll.trace(steps)[0], lengths,
+                      f"{type(module).__name__} traced")
+    model = elman_recipe(module, unroll, lengths) or SequenceModel(tied, tied.params,
                                                                    feature_shape)
     if check:
         check_sequence_conversion(copy.deepcopy(module), unroll, model, lengths, samples,
