@@ -16,7 +16,8 @@ from plnet.errors import (GraphError, InvalidInputError, NotPiecewiseLinearError
 from plnet.frontends.onnx import folding, fusion, model_file
 from plnet.frontends.onnx.context import ConversionContext, NodeContext
 from plnet.frontends.onnx.registry import NONDETERMINISTIC, lookup
-from plnet.frontends.onnx.sequence import dynamic_time_axis, sequence_from_onnx
+from plnet.frontends.onnx.sequence import (WHOLE_LENGTHS, dynamic_time_axis, length_inputs,
+                                           sequence_from_onnx)
 from plnet.frontends.onnx.tensor import Tensor
 from plnet.network import Network
 from plnet.ops import Reshape, Slice
@@ -90,17 +91,23 @@ def from_onnx(model: str | os.PathLike | bytes | onnx.ModelProto, *, batch_dim: 
         # own (an RNN of one step), which would untie it from the other lengths
         return sequence_from_onnx(
             proto, source, time,
-            lambda fixed, checked: convert_model(fixed, source, opset, consts, check=checked,
-                                                 fold=False, **options), check)
+            lambda fixed, checked, steps: convert_model(
+                fixed, source, opset, consts, check=checked, fold=False,
+                lengths={n: (t, steps) for n, t in length_inputs(proto).items()}, **options),
+            check)
     return convert_model(proto, source, opset, consts, batch_dim=batch_dim, output=output,
                          input_names=input_names, drop_trailing=drop_trailing, check=check,
                          check_samples=check_samples, seed=seed)
 
 
 def convert_model(proto, source, opset, consts, *, batch_dim, output, input_names,
-                  drop_trailing, check, check_samples, seed, fold=True) -> Network:
+                  drop_trailing, check, check_samples, seed, fold=True,
+                  lengths=None) -> Network:
     """``from_onnx`` of a model without a dynamic time axis (``fold``: fold per-output
-    scale/shifts into the layer before them)."""
+    scale/shifts into the layer before them; ``lengths``: RNN ``sequence_lens`` inputs
+    -> (dtype, the length every sample has), fed to onnxruntime as such)."""
+    lengths = lengths or {}
+    consts = {**consts, **{name: WHOLE_LENGTHS for name in lengths}}
     graph_inputs = [v for v in proto.graph.input if v.name not in consts]
     out_name, dropped = _choose_output(proto, output, drop_trailing, source, opset, consts)
 
@@ -138,8 +145,10 @@ def convert_model(proto, source, opset, consts, *, batch_dim, output, input_name
     if check:
         from plnet.frontends.onnx.check import check_against_onnxruntime
 
+        feeds = {name: (lambda size, dtype=dtype, steps=steps: np.full(size, steps, dtype))
+                 for name, (dtype, steps) in lengths.items()}
         check_against_onnxruntime(proto, net, specs, out_name, result.batch_axis, source,
-                                  samples=check_samples, seed=seed)
+                                  samples=check_samples, seed=seed, extra_feeds=feeds)
     return net
 
 

@@ -10,10 +10,39 @@ two lengths.
 
 from __future__ import annotations
 
+import numpy as np
+
 from plnet.errors import ShapeError
 
 #: the lengths a conversion is checked at
 CHECK_LENGTHS = (2, 5)
+#: ONNX element types of integer inputs (sequence lengths)
+INTEGER_TYPES = {6: np.int32, 7: np.int64}
+
+
+class WholeLengths:
+    """The value of an RNN's ``sequence_lens`` graph input in a sequence model: every
+    sample's length is the length the file is converted at."""
+
+    def __repr__(self) -> str:
+        return "<whole lengths>"
+
+
+WHOLE_LENGTHS = WholeLengths()
+
+
+def length_inputs(proto) -> dict[str, type]:
+    """Integer graph inputs read only as an RNN's ``sequence_lens``, with their dtypes."""
+    readers: dict[str, set] = {}
+    for node in proto.graph.node:
+        for i, name in enumerate(node.input):
+            readers.setdefault(name, set()).add((node.op_type, i))
+    found = {}
+    for value in proto.graph.input:
+        elem = value.type.tensor_type.elem_type
+        if elem in INTEGER_TYPES and readers.get(value.name) == {("RNN", 4)}:
+            found[value.name] = INTEGER_TYPES[elem]
+    return found
 
 
 def dynamic_time_axis(proto, consts, batch_dim: int | None, source: str):
@@ -21,7 +50,8 @@ def dynamic_time_axis(proto, consts, batch_dim: int | None, source: str):
     axis is fixed."""
     found = []
     for value in proto.graph.input:
-        if value.name in consts or not value.type.HasField("tensor_type"):
+        if value.name in consts or not value.type.HasField("tensor_type") or \
+                value.type.tensor_type.elem_type in INTEGER_TYPES:
             continue
         dims = list(value.type.tensor_type.shape.dim)
         batch = None if batch_dim is None else batch_dim % max(len(dims), 1)
@@ -62,7 +92,7 @@ def sequence_from_onnx(proto, source: str, time: tuple[str, int], convert, check
     Args:
         proto, source: the model and its name.
         time: ``(input name, axis)`` from :func:`dynamic_time_axis`.
-        convert: ``convert(proto, check) -> Network`` at a fixed length.
+        convert: ``convert(proto, check, steps) -> Network`` at a fixed length.
         check: compare with onnxruntime at :data:`CHECK_LENGTHS`.
     """
     from plnet.frontends.tied import TiedUnroll
@@ -72,7 +102,8 @@ def sequence_from_onnx(proto, source: str, time: tuple[str, int], convert, check
     checked = set()
 
     def build(steps):
-        net = convert(with_length(proto, name, axis, steps), check and steps in CHECK_LENGTHS)
+        net = convert(with_length(proto, name, axis, steps), check and steps in CHECK_LENGTHS,
+                      steps)
         checked.add(steps)
         return net
 

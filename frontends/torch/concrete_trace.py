@@ -31,6 +31,9 @@ class ConcreteProxy(torch.fx.Proxy):
     computed): shape arithmetic on it gives Python numbers."""
 
     concrete_examples: tuple | None = None
+    #: computed from the batch size (a number that differs between the two examples, or
+    #: any number computed from one: ``x.size(0) > 2`` agrees on batches 2 and 3 but not 4)
+    batch_dependent: bool = False
 
     def _constant(self, what: str):
         values = self.concrete_examples
@@ -38,10 +41,10 @@ class ConcreteProxy(torch.fx.Proxy):
             raise torch.fx.proxy.TraceError(
                 f"{what} of {self.node.name!r} depends on the input data; plnet needs "
                 f"control flow that depends on shapes only")
-        if values[0] != values[1]:
+        if self.batch_dependent:
             raise torch.fx.proxy.TraceError(
-                f"{what} of {self.node.name!r} depends on the batch size ({values[0]} vs "
-                f"{values[1]} on two examples); plnet networks take any batch")
+                f"{what} of {self.node.name!r} depends on the batch size; plnet networks "
+                f"take any batch, so control flow may depend on the other sizes only")
         return values[0]
 
     def __index__(self):
@@ -82,7 +85,10 @@ def concrete_tracer(base: type, examples: tuple, root: torch.nn.Module):
                                      for inputs in examples)
             else:
                 proxy.concrete_examples = tuple(self._run(kind, target, args, kwargs, s)
-                                     for s in range(2))
+                                                for s in range(2))
+            values = proxy.concrete_examples
+            proxy.batch_dependent = _is_number(values[0]) and (
+                _differ(values) or _reads_batch_number((args, kwargs)))
             return proxy
 
         def _run(self, kind, target, args, kwargs, stream):
@@ -131,6 +137,24 @@ def _value(v, stream):
         values = getattr(v, "concrete_examples", None)
         return _UNKNOWN if values is None else values[stream]
     return v
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, bool))
+
+
+def _differ(values) -> bool:
+    try:
+        return bool(values[0] != values[1])
+    except Exception:  # incomparable values: treat as different
+        return True
+
+
+def _reads_batch_number(tree) -> bool:
+    found = []
+    torch.fx.node.map_aggregate(tree, lambda v: found.append(
+        isinstance(v, ConcreteProxy) and v.batch_dependent))
+    return any(found)
 
 
 def _has_unknown(tree) -> bool:

@@ -124,8 +124,9 @@ def unroll_elman(lower, module, x_node: str, hx=None) -> tuple[str, str]:
 
 @converts_module(nn.RNN)
 @converts_interface(has_elman_interface)
-def convert_rnn(lower, node, module, x, hx=None):
+def convert_rnn(lower, node, module, x, hx=None, h0=None):
     check_supported(lower, module)
+    hx = h0 if hx is None else hx  # nn.RNN calls it hx; other Elman modules h0
     packed = isinstance(x, PackedValue)
     tv = lower.tensor(x.data if packed else x, batch_first=False)
     expected = 0 if module.batch_first else 1

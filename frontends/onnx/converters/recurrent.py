@@ -14,6 +14,7 @@ import numpy as np
 
 from plnet.errors import NotPiecewiseLinearError, ShapeError
 from plnet.frontends.onnx.registry import converter
+from plnet.frontends.onnx.sequence import WHOLE_LENGTHS
 from plnet.ops import Concat, Reshape
 
 DIRECTIONS = {"forward": (False,), "reverse": (True,), "bidirectional": (False, True)}
@@ -41,6 +42,8 @@ def _activations(node, count: int) -> list[tuple[str, float]]:
 
 
 def _lengths_are_whole(node, steps: int) -> None:
+    if node.has_input(4) and node.input(4) is WHOLE_LENGTHS:
+        return  # a sequence model's lengths input: each sample is at its own length
     lens = node.optional_const(4, "sequence_lens")
     if lens is not None and (np.asarray(lens) != steps).any():
         raise node.error(f"sequence_lens {np.asarray(lens).tolist()} differ from the sequence "

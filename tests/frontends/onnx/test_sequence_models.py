@@ -15,6 +15,7 @@ from plnet.frontends.onnx.sequence import with_length
 from plnet.sequence import elman, torch_rnn_layers
 
 torch = pytest.importorskip("torch")
+ort = pytest.importorskip("onnxruntime")
 nn = torch.nn
 
 LENGTHS = (1, 3, 8)
@@ -184,3 +185,22 @@ def test_to_torch_of_a_sequence_model_takes_any_length_with_tied_parameters():
         assert module.unrolled(steps).parameter("rnn.weight_hh_l0") is \
             module.parameter("rnn.weight_hh_l0")
     assert len(list(module.parameters())) == len(model.params)
+
+
+@pytest.mark.parametrize("direction", ["forward", "bidirectional"])
+def test_rnn_op_with_a_sequence_lens_input_gives_each_padded_sample_its_own_length(
+        ox, direction):
+    model_file = _rnn_file(ox, direction)
+    model_file.graph.input.append(helper.make_tensor_value_info("lens", 6, ["N"]))
+    model_file.graph.node[0].input.append("lens")  # input 4: sequence_lens
+    model = plnet.from_onnx(model_file, batch_dim=1)
+    rng = np.random.default_rng(6)
+    samples = [rng.standard_normal((t, FEATURES)).astype(np.float32) for t in LENGTHS]
+    padded = np.zeros((max(LENGTHS), len(samples), FEATURES), np.float32)
+    for i, s in enumerate(samples):
+        padded[:len(s), i] = s
+    sess = ort.InferenceSession(model_file.SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    y_h = sess.run(["y_h"], {"x": padded, "lens": np.array(LENGTHS, np.int32)})[0]
+    ox.assert_close(model([s.astype(np.float64) for s in samples]),
+                    np.moveaxis(y_h, 1, 0).astype(np.float64))

@@ -215,3 +215,12 @@ def test_conversion_check_runs_at_two_lengths_at_least():
 
     assert check_lengths(_samples(lengths=(4, 4))) == [4, 5]
     assert check_lengths(_samples(lengths=(2, 6, 9))) == [2, 6, 9]
+
+
+def test_condition_on_the_batch_size_is_refused_even_when_both_examples_agree():
+    class BatchBranch(nn.Module):
+        def forward(self, x):
+            return x[:, 0] * 2 if x.shape[0] > 5 else x[:, 0]
+
+    with pytest.raises(UnsupportedOpError, match="batch size"):
+        plnet.from_torch(BatchBranch(), torch.randn(2, 4, 3), sequence_axis=1)
