@@ -153,7 +153,7 @@ def from_torch(module: torch.nn.Module, example_input: torch.Tensor | npt.ArrayL
     if example.ndim < 2 or example.shape[0] < 1:
         raise InvalidInputError(f"example_input has shape {tuple(example.shape)}; expected a "
                                 f"batch [B, *input_shape] with B >= 1 and the batch first")
-    gm = trace(module, examples=two_batches(example))
+    gm = trace(module, examples=two_batches(example, module))
     net, output_fx = lower_traced(module, gm, tuple(example.shape[1:]), drop_trailing)
     if check:
         from plnet.frontends.torch.check import check_conversion
@@ -162,10 +162,22 @@ def from_torch(module: torch.nn.Module, example_input: torch.Tensor | npt.ArrayL
     return net
 
 
-def two_batches(example: torch.Tensor) -> tuple:
-    """The inputs of a concrete trace: the example's samples as batches of 2 and 3."""
+def two_batches(example: torch.Tensor, module: torch.nn.Module) -> tuple:
+    """The inputs of a concrete trace: the example's samples as batches of 2 and 3, in the
+    module's floating dtype."""
+    dtype = parameter_dtype(module)
+    if example.is_floating_point() and dtype is not None:
+        example = example.to(dtype)
     rows = [example[[i % example.shape[0] for i in range(n)]] for n in (2, 3)]
     return ((rows[0],), (rows[1],))
+
+
+def parameter_dtype(module: torch.nn.Module):
+    """The dtype of the module's first floating parameter (None without one)."""
+    for p in module.parameters():
+        if p.is_floating_point():
+            return p.dtype
+    return None
 
 
 def lower_traced(module, gm, input_shape, drop_trailing, input_value=None, extra_inputs=(),

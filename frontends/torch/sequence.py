@@ -25,7 +25,7 @@ from torch.nn.utils import rnn as rnn_utils
 
 from plnet.errors import ConversionMismatch, InvalidInputError, UnsupportedOpError
 from plnet.frontends.tied import TiedUnroll
-from plnet.frontends.torch.convert import lower_traced, trace
+from plnet.frontends.torch.convert import lower_traced, parameter_dtype, trace
 from plnet.frontends.torch.values import LENGTHS, PackedValue, TensorValue
 from plnet.tolerances import TORCH_CONVERSION_RTOL
 
@@ -113,17 +113,13 @@ class TracedUnroll:
             batches = [torch.as_tensor(rng.standard_normal((n, steps) + self.feature_shape))
                        for n in (2, 3)]
             module = self.module
-            gm = trace(module, tuple(self.how.args(b.to(_dtype(module))) for b in batches))
+            dtype = parameter_dtype(module) or torch.float32
+            gm = trace(module, tuple(self.how.args(b.to(dtype)) for b in batches))
             net, output_fx = lower_traced(module, gm, (steps,) + self.feature_shape,
                                           self.drop_trailing, self.how.input_value,
                                           self.how.extra_inputs, output_batch_first=False)
             self.traced[steps] = (net, gm, output_fx)
         return self.traced[steps]
-
-
-def _dtype(module):
-    p = next(iter(module.parameters()), None)
-    return p.dtype if p is not None else torch.float32
 
 
 def check_lengths(samples) -> list[int]:

@@ -224,3 +224,22 @@ def test_condition_on_the_batch_size_is_refused_even_when_both_examples_agree():
 
     with pytest.raises(UnsupportedOpError, match="batch size"):
         plnet.from_torch(BatchBranch(), torch.randn(2, 4, 3), sequence_axis=1)
+
+
+def test_loop_over_a_computed_tensors_length_converts_from_an_example_of_another_dtype(
+        convert_and_compare):
+    class LoopAfterLayer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ih, self.hh = nn.Linear(3, 5), nn.Linear(5, 5)
+
+        def forward(self, x):
+            pre = self.ih(x)  # its shape is known only by running the layer
+            h = pre.new_zeros(pre.shape[0], 5)
+            for t in range(pre.shape[1]):
+                h = torch.relu(pre[:, t] + self.hh(h))
+            return h
+
+    module = LoopAfterLayer().double().eval()
+    net = plnet.from_torch(module, torch.randn(2, 5, 3))  # a float32 example
+    assert net.input_shape == (5, 3)
