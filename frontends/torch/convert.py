@@ -144,6 +144,7 @@ def from_torch(module: torch.nn.Module, example_input: torch.Tensor | npt.ArrayL
         raise InvalidInputError(f"from_torch needs a torch.nn.Module, got "
                                 f"{type(module).__name__}")
     if sequence_axis is not None:
+        # late: sequence.py imports this module's tracing (a cycle at module level)
         from plnet.frontends.torch.sequence import sequence_from_torch
 
         return sequence_from_torch(module, example_input, sequence_axis=sequence_axis,
