@@ -107,7 +107,23 @@ def test_torchscript_export_with_a_dynamic_time_axis_is_a_sequence_model(ox, tmp
         ox.assert_close(model.unroll(steps)(x), want)
 
 
-@pytest.mark.parametrize("module", [Head(bidirectional=True)], ids=["bidirectional_rnn"])
+class Looping(nn.Module):
+    """An Elman cell written by hand: a Python loop over the time axis."""
+
+    def __init__(self):
+        super().__init__()
+        self.cell = nn.Linear(FEATURES + HIDDEN, HIDDEN)
+        self.fc = nn.Linear(HIDDEN, 2)
+
+    def forward(self, x):
+        h = x.new_zeros(x.shape[0], HIDDEN)
+        for t in range(x.shape[1]):
+            h = torch.relu(self.cell(torch.cat([x[:, t], h], 1)))
+        return self.fc(h)
+
+
+@pytest.mark.parametrize("module", [Head(bidirectional=True), Looping()],
+                         ids=["bidirectional_rnn", "python_loop"])
 def test_dynamo_export_unrolled_form_converts(ox, module):
     module.eval()
     with warnings.catch_warnings():
@@ -155,17 +171,6 @@ def test_to_onnx_of_an_elman_model_has_a_dynamic_time_axis(ox, tmp_path, readout
 
 
 def test_to_onnx_of_a_traced_sequence_model_is_refused():
-    class Looping(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.cell = nn.Linear(FEATURES + HIDDEN, HIDDEN)
-
-        def forward(self, x):
-            h = x.new_zeros(x.shape[0], HIDDEN)
-            for t in range(x.shape[1]):
-                h = torch.relu(self.cell(torch.cat([x[:, t], h], 1)))
-            return h
-
     model = plnet.from_torch(Looping().double(), torch.randn(2, 4, FEATURES,
                                                              dtype=torch.float64),
                              sequence_axis=1)
