@@ -55,6 +55,8 @@ def dynamic_time_axis(proto, consts, batch_dim: int | None, source: str):
             continue
         dims = list(value.type.tensor_type.shape.dim)
         batch = None if batch_dim is None else batch_dim % max(len(dims), 1)
+        if len(dims) - (batch is not None) < 2:
+            continue  # a sample [T, F...] has two axes at least: this is no time axis
         for axis, dim in enumerate(dims):
             if axis != batch and not dim.HasField("dim_value"):
                 found.append((value.name, axis, batch))
