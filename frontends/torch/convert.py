@@ -11,6 +11,7 @@ and the error says so when it happens.
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING
 
 import networkx as nx
@@ -66,7 +67,9 @@ def trace(module: torch.nn.Module, examples: tuple | None = None) -> torch.fx.Gr
         # a bare layer: trace it as a call, so that its converter sees the module
         module = torch.nn.Sequential(module)
     if examples is not None:
-        tracer_class = concrete_tracer(tracer_class, examples, module)
+        # the example runs use a copy: a layer in training mode (batch norm statistics)
+        # must not change the user's module
+        tracer_class = concrete_tracer(tracer_class, examples, copy.deepcopy(module))
     tracer = tracer_class()
     try:
         with leaf_functions(tracer):

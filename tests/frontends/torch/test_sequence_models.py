@@ -243,3 +243,11 @@ def test_loop_over_a_computed_tensors_length_converts_from_an_example_of_another
     module = LoopAfterLayer().double().eval()
     net = plnet.from_torch(module, torch.randn(2, 5, 3))  # a float32 example
     assert net.input_shape == (5, 3)
+
+
+def test_tracing_at_concrete_sizes_leaves_the_module_unchanged():
+    module = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)).train()  # refused: training
+    before = module[1].running_mean.clone()
+    with pytest.raises(UnsupportedOpError):
+        plnet.from_torch(module, torch.randn(4, 3) * 5)
+    assert torch.equal(module[1].running_mean, before)
