@@ -1,7 +1,8 @@
 """Every benchmark in one command, with one JSON record of the run.
 
-Runs bench_linearize, bench_gradients, bench_training, bench_conversion and bench_sequences
-in this process, one after the other, through each script's ``run(args)``, and writes one
+Runs bench_linearize, bench_gradients, bench_training, bench_conversion, bench_certify,
+bench_regions, bench_sequences and bench_distributed (which launches its own 2 processes
+with torchrun) through each script's ``run(args)``, one after the other, and writes one
 JSON object:
 
     {"device", "torch", "threads", "load_average", "started", "seconds",
@@ -43,6 +44,9 @@ MODES = {
         "training": ["--repeats", "3", "--fast-repeats", "20", "--steps", "3"],
         "conversion": [],
         "sequences": ["--repeats", "1"],
+        "distributed": ["--repeats", "3"],
+        "regions": ["--repeats", "3"],
+        "certify": ["--batch", "4", "--repeats", "3"],
     },
     "quick": {
         "linearize": ["--repeats", "2"],
@@ -50,6 +54,9 @@ MODES = {
         "training": ["--repeats", "2", "--fast-repeats", "8", "--steps", "2"],
         "conversion": ["--only", "resnet_basic,squeezenet,googlenet,mobilenet_v2"],
         "sequences": ["--repeats", "1", "--sequences", "90", "--hidden", "64"],
+        "distributed": ["--repeats", "2", "--points", "512"],
+        "regions": ["--repeats", "1"],
+        "certify": ["--batch", "2", "--repeats", "1"],
     },
     "smoke": {
         "linearize": ["--repeats", "1", "--batch", "2"],
@@ -57,11 +64,15 @@ MODES = {
         "training": ["--repeats", "1", "--fast-repeats", "1", "--steps", "1", "--batch", "2"],
         "conversion": ["--only", "squeezenet", "--size", "32"],
         "sequences": ["--repeats", "1", "--sequences", "3", "--hidden", "4"],
+        "distributed": ["--repeats", "1", "--points", "16", "--batch", "8"],
+        "regions": ["--repeats", "1", "--slice-widths", "8", "--explore-widths", "4"],
+        "certify": ["--batch", "1", "--repeats", "1", "--only", "resnet_2b"],
     },
 }
 #: whether the script takes --device (linearize is numpy-only) and --threads
 FLAGS = {"linearize": (False, False), "gradients": (True, False),
-         "training": (True, True), "conversion": (True, True), "sequences": (True, True)}
+         "training": (True, True), "conversion": (True, True), "certify": (True, True),
+         "regions": (False, False), "sequences": (True, True), "distributed": (True, False)}
 
 
 def resolve_device(name: str) -> str:

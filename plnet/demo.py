@@ -43,6 +43,37 @@ def demo_grid(points_per_axis: int = 21, extent: float = 1.0) -> np.ndarray:
     return np.stack([xx.ravel(), yy.ravel()], axis=1)
 
 
+#: the demo picture draws the certified balls of the centres of this many largest regions
+PICTURE_BALLS = 5
+
+
+def demo_picture(net: Network, path) -> int:
+    """Draw ``net``'s exact linear regions on [-1, 1]^2 with the certified l1, l2 and l_inf
+    balls of the centres of its largest regions and the top logit's gradients (the paper's
+    Figure 1) to ``path``. A PNG is written with a 64-colour palette, to stay small.
+
+    Returns:
+        The number of linear regions drawn.
+    """
+    from plnet.regions import slice2d
+
+    s = slice2d(net, np.zeros(2), [1.0, 0.0], [0.0, 1.0])
+    largest = np.argsort(-s.areas)[:PICTURE_BALLS]
+    ax = s.plot(points=s.centers()[largest])
+    figure = ax.figure
+    figure.set_dpi(80)
+    if str(path).lower().endswith(".png"):
+        import io
+
+        from PIL import Image  # matplotlib's own dependency
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", bbox_inches="tight", dpi=80)
+        Image.open(buffer).convert("RGB").quantize(64).save(path, optimize=True)
+    else:
+        figure.savefig(path, bbox_inches="tight")
+    return s.count
+
+
 def two_moons(n: int, seed: int = 0, noise: float = 0.1):
     """The two-moons toy classification set: ``(X [n, 2], y [n] in {0, 1})``."""
     rng = np.random.default_rng(seed)

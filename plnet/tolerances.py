@@ -71,3 +71,9 @@ NEIGHBOUR_STEP_RTOL = 1e-4
 #: plnet.regions: two regions belong to one complete linear region when their affine maps
 #: agree: max|W1 - W2|, max|c1 - c2| <= REGION_MAP_RTOL * max(1, largest |entry|).
 REGION_MAP_RTOL = 1e-9
+
+#: plnet.regions slices: a unit splits a cell of a 2-d (1-d) slice only when its value at
+#: some vertex is below -SLICE_RTOL * scale and at another above +SLICE_RTOL * scale, with
+#: scale = |value at the origin| + sum_j |slope_j| * (largest |bound| of coordinate j).
+#: Values within that of zero count as on the line: thinner slivers merge into a neighbour.
+SLICE_RTOL = 1e-9

@@ -34,6 +34,11 @@ _EXPORTS = {
     "TrackingConfig": "train_config",
     "CompiledSequence": "sequence_compiled",
     "SequenceData": "train_sequences",
+    "expected_distortion": "distortion",
+    "max_distortion": "distortion",
+    "integrated_gradients": "distortion",
+    "label_gradients": "distortion",
+    "Distortion": "distortion",
 }
 
 __all__ = sorted(_EXPORTS)

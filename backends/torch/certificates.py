@@ -18,8 +18,10 @@ import numpy as np
 import torch
 
 from plnet.analysis.arguments import positive_int
-from plnet.analysis.counting import RegionCount, RegionCounter
+from plnet.analysis.counting import RegionCount
 from plnet.analysis.margins import check_p, margin_percentile
+from plnet.backends.torch.distributed import replicas
+from plnet.backends.torch.distributed_certify import CertificateShard, join_certificates
 from plnet.backends.torch.finite import check_finite_results, dual_norms
 from plnet.backends.torch.gradients import unit_gradient_norms
 from plnet.errors import InvalidInputError, PrecisionWarning, require
@@ -146,7 +148,8 @@ def _total(data):
 
 
 def certify(module, data, *, p=(1, 2, math.inf), batch_size=256,
-            percentiles=(25, 50, 75, 100), progress=True) -> CertificateReport:
+            percentiles=(25, 50, 75, 100), progress=True,
+            distributed: bool | None = None) -> CertificateReport:
     """Certify every point of a dataset: margins, their percentiles, and #CLR bounds.
 
     Args:
@@ -156,13 +159,20 @@ def certify(module, data, *, p=(1, 2, math.inf), batch_size=256,
         p: the norms to certify (each 1, 2 or inf).
         batch_size: points per pass for arrays (a loader's own batches are used as is).
         percentiles: margin percentiles to report.
-        progress: show a tqdm progress bar (only on a terminal).
+        progress: show a tqdm progress bar (only on a terminal; rank 0 only).
+        distributed: None detects a process group (an initialized one, or ``torchrun``'s
+            environment): the batches are then shared round-robin by the ranks (each
+            iterates the data and certifies its own batches) and every rank returns the
+            report of the whole dataset, equal to a single process's. Every rank must then
+            call certify with the same data; to certify on rank 0 alone pass False, which
+            certifies everything in this process. True insists on a process group.
 
     Returns:
         A :class:`CertificateReport`.
 
     Raises:
         TieError: every point lies on a region boundary.
+        InvalidInputError: ``distributed=True`` without a process group.
 
     Note:
         The margins are exact up to the module's round-off: a float32 module's z carries an
@@ -172,38 +182,40 @@ def certify(module, data, *, p=(1, 2, math.inf), batch_size=256,
     ps = tuple(check_p(v) for v in (p if isinstance(p, (tuple, list)) else (p,)))
     warn_if_approximate(module, "certify")
     batch_size = positive_int("batch_size", batch_size)
-    kinds = _kinds(ps)
-    counter = RegionCounter("exclude", JACOBIAN_RTOL if module.dtype == torch.float64
-                            else JACOBIAN_RTOL_FLOAT32)
-    tqdm = require("tqdm", "torch", "certify's progress bar").tqdm
-    bar = tqdm(total=_total(data), disable=not progress or not sys.stderr.isatty(),
-               unit="pt", desc="certify")
-    found = {v: [] for v in ps}
-    ties, correct = [], []
-    with torch.no_grad(), bar:
-        for x, y in _batches(data, batch_size):
-            pattern, norms, out_jac = unit_gradient_norms(module, x, kinds, want_output=True)
-            check_finite_results(module, x, pattern, norms, out_jac)
-            z = pattern.z
-            tied = ((z == 0) & (norms["max"] > 0)).any(dim=1).cpu().numpy()
-            for v in ps:
-                found[v].append(margins_from(z, dual_norms(module, x, norms, v))
-                                .double().cpu().numpy())
-            counter.add_points(_pattern_keys(module, pattern), out_jac.cpu().numpy(), tied)
-            if y is not None:
-                correct.append(_correct(pattern.output, y))
-            ties.append(tied)
-            bar.update(z.shape[0])
-    if not ties:
-        raise InvalidInputError("certify: the data holds no points")
-    ties = np.concatenate(ties)
-    regions = counter.result()
-    all_margins = {v: np.concatenate(found[v]) for v in ps}
-    table = {v: {float(q): margin_percentile(all_margins[v], q) for q in percentiles}
+    ranks = replicas(distributed, str(module.device))
+    shard = CertificateShard(ps)
+    ranks.run(lambda: _certify_shard(module, data, ps, batch_size, progress, ranks, shard))
+    margins_found, ties, correct, regions = join_certificates(
+        ranks, shard, "exclude", JACOBIAN_RTOL if module.dtype == torch.float64
+        else JACOBIAN_RTOL_FLOAT32)
+    table = {v: {float(q): margin_percentile(margins_found[v], q) for q in percentiles}
              for v in ps}
-    return CertificateReport(all_margins, table, regions, ties,
-                             np.concatenate(correct) if correct and len(correct) == len(
-                                 found[ps[0]]) else None)
+    return CertificateReport(margins_found, table, regions, ties, correct)
+
+
+def _certify_shard(module, data, ps, batch_size, progress, ranks, shard) -> None:
+    """Certify this rank's batches into ``shard`` (no collective: errors stay local)."""
+    kinds = _kinds(ps)
+    tqdm = require("tqdm", "torch", "certify's progress bar").tqdm
+    shown = progress and ranks.rank == 0 and sys.stderr.isatty()
+    bar = tqdm(total=_total(data) if not ranks.distributed else None, disable=not shown,
+               unit="pt", desc="certify")
+    start = 0
+    with torch.no_grad(), bar:
+        for index, (x, y) in enumerate(_batches(data, batch_size)):
+            size = int(x.shape[0])
+            if ranks.owns(index):
+                pattern, norms, out_jac = unit_gradient_norms(module, x, kinds,
+                                                              want_output=True)
+                check_finite_results(module, x, pattern, norms, out_jac)
+                z = pattern.z
+                tied = ((z == 0) & (norms["max"] > 0)).any(dim=1).cpu().numpy()
+                found = {v: margins_from(z, dual_norms(module, x, norms, v)).double().cpu()
+                         .numpy() for v in ps}
+                shard.add(start, found, _pattern_keys(module, pattern), out_jac.cpu().numpy(),
+                          tied, None if y is None else _correct(pattern.output, y))
+                bar.update(size)
+            start += size
 
 
 def _pattern_keys(module, pattern) -> list[bytes]:

@@ -17,12 +17,13 @@ from typing import Any, Callable
 
 import torch
 
+from plnet.backends.torch.distributed import replicas
 from plnet.backends.torch.dispatch import compile as compile_model
 from plnet.backends.torch.dispatch import is_sequence_model, regularized_forward
 from plnet.backends.torch.train_checkpoint import (load_checkpoint, restore_rng_states,
                                                    rng_states, save_checkpoint)
 from plnet.backends.torch.train_config import GROUPS, FitConfig, OptimizationConfig
-from plnet.backends.torch.train_data import TaskLoss
+from plnet.backends.torch.train_data import TaskLoss, epoch_batches
 from plnet.backends.torch.train_metrics import (collect_points, evaluate_task, margin_metrics,
                                                 write_metrics)
 from plnet.backends.torch.train_sequences import training_data
@@ -65,7 +66,7 @@ class FitResult:
 
 def fit(module_or_net: Network | torch.nn.Module, train_data: Any,
         config: FitConfig | None = None, *, val_data: Any = None,
-        **settings: Any) -> FitResult:
+        distributed: bool | None = None, **settings: Any) -> FitResult:
     """Train a piecewise-linear network, optionally with a ROLL margin regularizer.
 
     The settings come as a :class:`FitConfig` (``config=``), as keywords named after its
@@ -84,6 +85,18 @@ def fit(module_or_net: Network | torch.nn.Module, train_data: Any,
         config: the settings (default: ``FitConfig()``).
         val_data: same forms as ``train_data``; selects the returned model and carries the
             margin metrics.
+        distributed: None detects a process group (an initialized one, or ``torchrun``'s
+            environment, initialized here: gloo on the CPU, NCCL on CUDA, each rank on
+            ``cuda:LOCAL_RANK``); True insists on one; False trains in this process alone.
+            Under a group, every rank runs ``fit`` with the same data and settings: the
+            module is wrapped in DistributedDataParallel, every global batch of
+            ``batch_size`` points is shared by the ranks and each rank's loss weighted by
+            its share, so the step is the single-process step (a loader yields each rank's
+            own batches, e.g. through a DistributedSampler, whose ``set_epoch`` is called);
+            validation, margins and metrics are reduced over the ranks and every rank gets
+            the same history; rank 0 alone writes the checkpoint and the metrics file, and
+            a checkpoint resumes with any number of ranks. An error on one rank is raised
+            on every rank.
         **settings: fields of the config's groups, by name (each group's docstring says
             what they mean and which values are valid):
             optimization (:class:`OptimizationConfig`): ``optimizer``, ``lr``,
@@ -112,58 +125,72 @@ def fit(module_or_net: Network | torch.nn.Module, train_data: Any,
     config = config.replace(**settings)
     opt_cfg, roll, data_cfg, track = (config.optimization, config.roll, config.data,
                                       config.tracking)
-    module = _as_module(module_or_net, data_cfg.device)
-    roll.check_for(module.input_size)
+    ranks = replicas(distributed, data_cfg.device)
+    module, train, val, task = ranks.run(lambda: _prepare(
+        module_or_net, train_data, val_data, config, ranks.device(data_cfg.device)))
     param = next(module.parameters(), None)
     dev, dtype = (param.device, param.dtype) if param is not None else (torch.device("cpu"),
                                                                       torch.float32)
-    train = training_data(module, train_data, "train_data")
-    val = training_data(module, val_data, "val_data")
-    task = TaskLoss(data_cfg.loss, math.prod(module.output_shape))
 
     torch.manual_seed(data_cfg.seed)
-    shuffle_gen = torch.Generator().manual_seed(data_cfg.seed)
     sample_gen = torch.Generator().manual_seed(data_cfg.seed + 1)
     opt = _make_optimizer(module, opt_cfg)
     history, best = [], {"epoch": 0, "score": math.inf, "state": _state_copy(module)}
     saved_config = config.to_dict()
-    state = load_checkpoint(track.checkpoint_dir, saved_config) if track.resume else None
+    state = (ranks.on_rank0(lambda: load_checkpoint(track.checkpoint_dir, saved_config))
+             if track.resume else None)
     if state is not None:
         module.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
-        restore_rng_states(state["rng"], shuffle_gen, sample_gen)
+        restore_rng_states(state["rng"], sample_gen)
         history, best = list(state["history"]), state["best"]
-    write_metrics(track.metrics_path, history, append=False)
+    ranks.on_rank0(lambda: write_metrics(track.metrics_path, history, append=False))
+    objective = ranks.wrap(TrainingObjective(module, task, roll, sample_gen))
 
     for epoch in range(len(history) + 1, opt_cfg.epochs + 1):
         started = time.perf_counter()
-        record = {"epoch": epoch, **_train_epoch(module, opt, train, task, config, dev, dtype,
-                                                 shuffle_gen, sample_gen, epoch)}
+        record = {"epoch": epoch, **_train_epoch(objective, module, opt, train, task, config,
+                                                 dev, dtype, epoch, ranks)}
         record["val_loss"] = record["val_accuracy"] = None
         if val is not None:
             record["val_loss"], record["val_accuracy"] = evaluate_task(
-                module, val, task, data_cfg.batch_size, dev, dtype, "val_data")
+                module, val, task, data_cfg.batch_size, dev, dtype, "val_data", ranks)
         if track.eval_margins:
             source = val if val is not None else train
             record["margin_set"] = "val" if val is not None else "train"
-            record.update(margin_metrics(module, collect_points(source, track.margin_points),
-                                         track.margin_chunk, track.margin_engine))
+            record.update(margin_metrics(module, collect_points(source, track.margin_points,
+                                                                ranks),
+                                         track.margin_chunk, track.margin_engine, ranks))
         score = record["val_loss"] if val is not None else record["train_task_loss"]
         if score < best["score"]:
             best = {"epoch": epoch, "score": score, "state": _state_copy(module)}
         record["best_epoch"] = best["epoch"]
-        record["seconds"] = time.perf_counter() - started
+        record["seconds"] = ranks.reduce(lambda: [time.perf_counter() - started], 1, "max")[0]
         history.append(record)
-        write_metrics(track.metrics_path, history, append=True)
-        if track.checkpoint_dir is not None:
-            save_checkpoint(track.checkpoint_dir, {
-                "config": saved_config, "epoch": epoch, "model": module.state_dict(),
-                "optimizer": opt.state_dict(), "rng": rng_states(shuffle_gen, sample_gen),
-                "best": best, "history": history})
+        ranks.on_rank0(lambda: _write_epoch(track, history, {
+            "config": saved_config, "epoch": epoch, "model": module.state_dict(),
+            "optimizer": opt.state_dict(), "rng": rng_states(sample_gen), "best": best,
+            "history": history}))
 
     selected = copy.deepcopy(module)
     selected.load_state_dict(best["state"])
     return FitResult(selected, module, history, best["epoch"], best["score"])
+
+
+def _prepare(module_or_net, train_data, val_data, config: FitConfig, device: str):
+    """The compiled module, the data and the task loss, checked before any training."""
+    module = _as_module(module_or_net, device)
+    config.roll.check_for(module.input_size)
+    train = training_data(module, train_data, "train_data")
+    val = training_data(module, val_data, "val_data")
+    return module, train, val, TaskLoss(config.data.loss, math.prod(module.output_shape))
+
+
+def _write_epoch(track, history: list, state: dict) -> None:
+    """The epoch's metrics line and checkpoint (rank 0 writes them)."""
+    write_metrics(track.metrics_path, history, append=True)
+    if track.checkpoint_dir is not None:
+        save_checkpoint(track.checkpoint_dir, state)
 
 
 def _signature_with_settings(fn: Callable) -> inspect.Signature:
@@ -184,46 +211,90 @@ def _signature_with_settings(fn: Callable) -> inspect.Signature:
 fit.__signature__ = _signature_with_settings(fit)
 
 
-def _train_epoch(module, opt, train, task, config: FitConfig, dev, dtype, shuffle_gen,
-                 sample_gen, epoch) -> dict:
+class TrainingObjective(torch.nn.Module):
+    """One step's loss as a module (what DistributedDataParallel wraps): the task loss plus
+    ``lam`` times the ROLL regularizer, on the points of one batch."""
+
+    def __init__(self, module, task: TaskLoss, roll, generator: torch.Generator):
+        super().__init__()
+        self.module, self.task, self.roll, self.generator = module, task, roll, generator
+
+    def forward(self, x, y):
+        """``(logits, task_loss, regularizer or None, total)``."""
+        roll = self.roll
+        if roll.lam == 0:
+            logits = self.module(x)
+            task_loss = self.task(logits, y)
+            return logits, task_loss, None, task_loss
+        logits, reg = regularized_forward(
+            self.module, x, C=roll.C, gamma=roll.gamma, samples=roll.samples,
+            relaxation=roll.relaxation, generator=self.generator)
+        task_loss = self.task(logits, y)
+        return logits, task_loss, reg, task_loss + roll.lam * reg
+
+
+def _train_epoch(objective, module, opt, train, task, config: FitConfig, dev, dtype, epoch,
+                 ranks) -> dict:
+    """One epoch. Each step's loss is a mean over this rank's points weighted by their share
+    of the global batch (times the number of ranks, which DDP's gradient average divides
+    out): the ranks' averaged gradient is the gradient of the global batch's mean loss."""
     module.train()
-    roll, batch_size = config.roll, config.data.batch_size
-    sums = {"loss": 0.0, "task": 0.0, "reg": 0.0}
-    correct, count = 0, 0
-    batches = train.batches(batch_size, shuffle=True, generator=shuffle_gen)
-    bar = _progress_bar(batches, train.num_batches(batch_size), config.tracking.progress,
-                        epoch)
-    for x, y in bar:
-        x = x.to(device=dev, dtype=dtype)
-        y = task.targets(y, dev, "train_data")
+    batch_size = config.data.batch_size
+    bar = _progress_bar(epoch_batches(train, batch_size, config.data.seed, epoch,
+                                      ranks.world_size, ranks.rank),
+                        train.num_batches(batch_size),
+                        config.tracking.progress and ranks.rank == 0, epoch)
+    batches, sums = iter(bar), [0.0] * 5  # points, loss, task loss, regularizer, correct
+    while True:
+        batch = []
+        have = ranks.reduce(lambda: _next_batch(batches, batch, task, dev, dtype), 1)[0]
+        if have == 0:
+            break
+        if have != ranks.world_size:
+            raise InvalidInputError(f"train_data: in epoch {epoch} some ranks ran out of "
+                                    f"batches before others; every rank's loader must yield "
+                                    f"the same number of batches (a DistributedSampler does)")
+        x, y, points = batch
         opt.zero_grad(set_to_none=True)
-        if roll.lam > 0:
-            logits, reg = regularized_forward(
-                module, x, C=roll.C, gamma=roll.gamma, samples=roll.samples,
-                relaxation=roll.relaxation, generator=sample_gen)
-            task_loss = task(logits, y)
-            total = task_loss + roll.lam * reg
-            sums["reg"] += float(reg.detach()) * x.shape[0]
-        else:
-            logits = module(x)
-            task_loss = total = task(logits, y)
-        if not torch.isfinite(total.detach()):
-            raise InvalidInputError(f"epoch {epoch}: the training loss became "
-                                    f"{float(total.detach())}; "
+        outputs = []
+        step = ranks.reduce(lambda: _step_sums(objective, x, y, points, task, outputs), 5)
+        mean = step[1] / step[0]
+        if not math.isfinite(mean):
+            raise InvalidInputError(f"epoch {epoch}: the training loss became {mean}; "
                                     f"lower lr or lam")
-        total.backward()
+        share = ranks.world_size * points / step[0]
+        (outputs[0] if share == 1 else outputs[0] * share).backward()
         opt.step()
-        sums["loss"] += float(total.detach()) * x.shape[0]
-        sums["task"] += float(task_loss.detach()) * x.shape[0]
-        hits = task.correct(logits.detach(), y)
-        correct = None if hits is None or correct is None else correct + hits
-        count += x.shape[0]
+        sums = [a + b for a, b in zip(sums, step)]
         if hasattr(bar, "set_postfix"):
-            bar.set_postfix(loss=f"{float(total.detach()):.4g}")
+            bar.set_postfix(loss=f"{mean:.4g}")
     module.eval()
-    return {"train_loss": sums["loss"] / count, "train_task_loss": sums["task"] / count,
-            "train_regularizer": sums["reg"] / count if roll.lam > 0 else None,
-            "train_accuracy": None if correct is None else correct / count}
+    count = sums[0]
+    return {"train_loss": sums[1] / count, "train_task_loss": sums[2] / count,
+            "train_regularizer": sums[3] / count if config.roll.lam > 0 else None,
+            "train_accuracy": None if task.custom is not None else sums[4] / count}
+
+
+def _next_batch(batches, batch: list, task, dev, dtype) -> list[float]:
+    """Put this rank's next ``(x, y, points)`` in ``batch``; ``[1]`` if there was one."""
+    item = next(batches, None)
+    if item is None:
+        return [0.0]
+    x, y, points = item
+    batch += [x.to(device=dev, dtype=dtype), task.targets(y, dev, "train_data"), points]
+    return [1.0]
+
+
+def _step_sums(objective, x, y, points: int, task, outputs: list) -> list[float]:
+    """The step's forward pass; the total loss goes to ``outputs``; returns the point count
+    and the point-weighted loss, task loss, regularizer and correct predictions."""
+    logits, task_loss, reg, total = objective(x, y)
+    outputs.append(total)
+    if points == 0:  # a stand-in point: in the collectives, out of every sum
+        return [0.0] * 5
+    hits = task.correct(logits.detach(), y)
+    return [points, points * float(total.detach()), points * float(task_loss.detach()),
+            0.0 if reg is None else points * float(reg.detach()), hits or 0]
 
 
 def _progress_bar(batches, total, progress, epoch):

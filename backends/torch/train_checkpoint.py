@@ -1,4 +1,8 @@
-"""Epoch checkpoints for :func:`plnet.backends.torch.fit`: everything exact resumption needs."""
+"""Epoch checkpoints for :func:`plnet.backends.torch.fit`: everything exact resumption needs.
+
+A checkpoint holds nothing about the number of ranks that wrote it (the trajectory does not
+depend on it), so a run resumes with any number.
+"""
 
 from __future__ import annotations
 
@@ -64,19 +68,17 @@ def load_checkpoint(checkpoint_dir: str | os.PathLike, config: dict) -> dict | N
     return state
 
 
-def rng_states(shuffle_gen: torch.Generator, sample_gen: torch.Generator) -> dict:
-    """Every random state a training step reads."""
-    states = {"torch": torch.get_rng_state(), "shuffle": shuffle_gen.get_state(),
-              "sample": sample_gen.get_state()}
+def rng_states(sample_gen: torch.Generator) -> dict:
+    """Every random state a training step reads (the order of the points is a function of
+    the seed and the epoch, see :func:`plnet.backends.torch.train_data.epoch_batches`)."""
+    states = {"torch": torch.get_rng_state(), "sample": sample_gen.get_state()}
     if torch.cuda.is_available():
         states["cuda"] = torch.cuda.get_rng_state_all()
     return states
 
 
-def restore_rng_states(states: dict, shuffle_gen: torch.Generator,
-                       sample_gen: torch.Generator) -> None:
+def restore_rng_states(states: dict, sample_gen: torch.Generator) -> None:
     torch.set_rng_state(states["torch"])
-    shuffle_gen.set_state(states["shuffle"])
     sample_gen.set_state(states["sample"])
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])

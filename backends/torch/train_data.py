@@ -73,6 +73,13 @@ class LoaderData:
             check_inputs(x, self.input_shape, f"{self.what} (batch {i})")
             yield x, y
 
+    @property
+    def sharded(self) -> bool:
+        """Whether the loader yields this rank's own share (a ``DistributedSampler``)."""
+        from torch.utils.data import DistributedSampler
+
+        return isinstance(getattr(self.loader, "sampler", None), DistributedSampler)
+
     def num_batches(self, batch_size: int) -> int | None:
         try:
             return len(self.loader)
@@ -93,6 +100,35 @@ def as_data(data: Any, input_shape: Sequence[int], what: str) -> ArrayData | Loa
         return LoaderData(data, input_shape, what)
     raise InvalidInputError(f"{what} must be an (X, y) pair of arrays/tensors or an iterable of "
                             f"(x, y) batches such as a DataLoader, got {type(data).__name__}")
+
+
+def epoch_batches(data: ArrayData | LoaderData, batch_size: int, seed: int, epoch: int,
+                  num_replicas: int = 1, rank: int = 0) -> Iterator[tuple[Any, Any, int]]:
+    """One epoch's training batches as ``(x, y, points)`` for this rank.
+
+    ``(X, y)`` data is permuted from ``seed + epoch - 1`` (epochs count from 1) and cut into
+    global batches of ``batch_size``; each rank takes its part of every global batch (see
+    :class:`plnet.backends.torch.distributed_data.GlobalBatchSampler`); ``points`` says how
+    many of the batch's points count (0 for a rank left without any). A loader yields its
+    own batches; a sampler with ``set_epoch`` (a ``DistributedSampler``) is told the epoch.
+    """
+    from plnet.backends.torch.distributed_data import GlobalBatchSampler
+
+    if hasattr(data, "epoch_batches"):  # variable-length sequences, batched by length
+        yield from data.epoch_batches(batch_size, seed, epoch, num_replicas, rank)
+        return
+    if isinstance(data, LoaderData):
+        sampler = getattr(data.loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch - 1)
+        for x, y in data.batches(batch_size, shuffle=True):
+            yield x, y, int(x.shape[0])
+        return
+    sampler = GlobalBatchSampler(len(data), batch_size, num_replicas=num_replicas, rank=rank,
+                                 seed=seed)
+    sampler.set_epoch(epoch - 1)
+    for indices, points in sampler.parts():
+        yield data.X[indices], data.y[indices], points
 
 
 def check_inputs(X: torch.Tensor, input_shape: Sequence[int], what: str) -> None:

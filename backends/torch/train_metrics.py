@@ -16,32 +16,49 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from plnet.backends.torch.distributed import Replicas
 from plnet.backends.torch.train_data import ArrayData, LoaderData, TaskLoss
 
 #: Percentiles of the margins reported every epoch (as the paper's tables).
 PERCENTILES = (25, 50, 75, 100)
 
 
-@torch.no_grad()
 def evaluate_task(module: torch.nn.Module, data: ArrayData | LoaderData, task: TaskLoss,
                   batch_size: int, device: torch.device, dtype: torch.dtype,
-                  what: str) -> tuple[float, float | None]:
-    """Mean task loss and accuracy (None for custom losses) of ``module`` on ``data``."""
+                  what: str, ranks: Replicas | None = None) -> tuple[float, float | None]:
+    """Mean task loss and accuracy (None for custom losses) of ``module`` on ``data``; with
+    several ``ranks``, each evaluates its batches (round-robin) and the sums are reduced."""
+    ranks = ranks or Replicas()
+    total, correct, count = ranks.reduce(
+        lambda: _task_sums(module, data, task, batch_size, device, dtype, what, ranks), 3)
+    return total / count, (None if task.custom is not None else correct / count)
+
+
+@torch.no_grad()
+def _task_sums(module, data, task, batch_size, device, dtype, what, ranks) -> list[float]:
     total, correct, count = 0.0, 0, 0
-    for x, y in data.batches(batch_size, shuffle=False):
+    sharded = getattr(data, "sharded", False)  # each rank's loader yields its own share
+    for index, (x, y) in enumerate(data.batches(batch_size, shuffle=False)):
+        if not (sharded or ranks.owns(index)):
+            continue
         x = x.to(device=device, dtype=dtype)
         y = task.targets(y, device, what)
         logits = module(x)
         total += float(task(logits, y)) * x.shape[0]
-        hits = task.correct(logits, y)
-        correct = None if hits is None or correct is None else correct + hits
+        correct += task.correct(logits, y) or 0
         count += x.shape[0]
-    return total / count, (None if correct is None else correct / count)
+    return [total, correct, count]
 
 
-def collect_points(data: ArrayData | LoaderData, limit: int) -> np.ndarray | list:
-    """Up to ``limit`` input points of ``data`` (in its unshuffled order), float64 (a list
-    of ``[T_i, *F]`` arrays for variable-length sequence data)."""
+def collect_points(data: ArrayData | LoaderData, limit: int,
+                   ranks: Replicas | None = None) -> np.ndarray | list:
+    """Up to ``limit`` input points of ``data`` (in its unshuffled order), float64; rank 0's
+    on every rank (a rank's loader may yield its own share); a list of ``[T_i, *F]`` arrays
+    for variable-length sequence data."""
+    return (ranks or Replicas()).on_rank0(lambda: _first_points(data, limit))
+
+
+def _first_points(data: ArrayData | LoaderData, limit: int) -> np.ndarray | list:
     if hasattr(data, "collect_points"):
         return data.collect_points(limit)
     chunks, count = [], 0
@@ -54,13 +71,21 @@ def collect_points(data: ArrayData | LoaderData, limit: int) -> np.ndarray | lis
 
 
 def margin_metrics(module: torch.nn.Module, points: np.ndarray | list, chunk: int,
-                   engine: str = "certify") -> dict:
+                   engine: str = "certify", ranks: Replicas | None = None) -> dict:
     """Certified l2 and l1 margin percentiles and #CLR bounds over ``points``.
 
     ``engine="certify"`` streams :func:`plnet.backends.torch.certify` in the module's own
-    dtype and device; ``"reference"`` runs the float64 numpy reference on
-    ``module.to_network()`` (slower, the oracle).
+    dtype and device (its batches shared by the ``ranks``); ``"reference"`` runs the float64
+    numpy reference on ``module.to_network()`` (slower, the oracle; on rank 0, the result
+    sent to every rank).
     """
+    ranks = ranks or Replicas()
+    if engine != "certify":
+        return ranks.on_rank0(lambda: _margin_metrics(module, points, chunk, engine, ranks))
+    return _margin_metrics(module, points, chunk, engine, ranks)
+
+
+def _margin_metrics(module, points, chunk, engine, ranks) -> dict:
     import plnet
     from plnet.analysis.margins import margin_percentile
     from plnet.errors import PrecisionWarning
@@ -76,7 +101,8 @@ def margin_metrics(module: torch.nn.Module, points: np.ndarray | list, chunk: in
                 # training diagnostics, not certificates: float32 is the point here
                 warnings.simplefilter("ignore", PrecisionWarning)
                 report = certify(module, x, p=(2, 1), batch_size=chunk,
-                                 percentiles=PERCENTILES, progress=False)
+                                 percentiles=PERCENTILES, progress=False,
+                                 distributed=ranks.distributed)
         except plnet.TieError:
             return {**out, "clr_lower": None, "clr_upper": None,
                     "clr_tied_points": len(points)}

@@ -19,11 +19,17 @@ def cmd_certify(args) -> int:
                      not args.no_check)
     x = load_points(args.input, net.input_shape, args.input_key)
     x = net.check_input(x, f"--input {args.input}")
-    with Progress(x.shape[0], "certify", "pt", progress_wanted(args)) as progress:
+    ranks = _ranks(args.backend)
+    with Progress(x.shape[0], "certify", "pt",
+                  progress_wanted(args) and not ranks.distributed) as progress:
         if args.backend == "torch":
-            margins, clr = _with_torch(net, x, args, progress)
+            margins, clr = _with_torch(net, x, args, progress, ranks)
+        elif ranks.distributed:
+            margins, clr = _with_numpy_sharded(net, x, args, ranks)
         else:
             margins, clr = _with_numpy(net, x, args, progress)
+    if ranks.rank != 0:  # every rank holds the result; one prints it
+        return 0
     if args.json:
         emit_json({"p": [p_name(p) for p in margins], "points": int(x.shape[0]),
                    "margins": {p_name(p): m.tolist() for p, m in margins.items()},
@@ -70,28 +76,64 @@ def _with_numpy(net, x, args, progress):
         counter.add(lin)
         del lin
         progress.update(plan.advance(time.perf_counter() - started))
-    count = counter.result()
-    return margins, {"lower": count.lower, "upper": count.upper,
-                     "tied_points": list(count.tied_points)}
+    return margins, _clr(counter.result())
 
 
-def _with_torch(net, x, args, progress):
-    """The torch backend in float64 (float32 margins are not sound near boundaries)."""
+def _ranks(backend: str):
+    """The processes certifying together: several under ``torchrun``, else this one."""
+    from plnet.backends.torch.distributed import Replicas, launched_by_torchrun, replicas
+
+    if not launched_by_torchrun():
+        return Replicas()
+    from plnet.errors import require
+
+    require("torch", "torch", "certify under torchrun")
+    return replicas(None, "auto" if backend == "torch" else "cpu")
+
+
+def _with_numpy_sharded(net, x, args, ranks):
+    """The float64 reference on several ranks: fixed batches shared round-robin, joined in
+    input order with exact #CLR bounds (see :mod:`plnet.backends.torch.distributed_certify`)."""
+    from plnet.analysis.margins import margin_from
+    from plnet.backends.torch.distributed_certify import CertificateShard, join_certificates
+    from plnet.tolerances import JACOBIAN_RTOL
+
+    cap = numpy_batch_cap(net, args.batch_size, args.memory_budget)
+    shard = CertificateShard(args.p)
+
+    def certify_mine():
+        for index, lo in enumerate(range(0, x.shape[0], cap)):
+            if ranks.owns(index):
+                lin = plnet.linearize(net, x[lo:lo + cap])
+                shard.add(lo, {p: margin_from(lin, p) for p in args.p}, lin.pattern_keys(),
+                          lin.jacobian, lin.ties)
+
+    ranks.run(certify_mine)
+    margins, _, _, count = join_certificates(ranks, shard, "exclude", JACOBIAN_RTOL)
+    return margins, _clr(count)
+
+
+def _clr(count) -> dict:
+    return {"lower": count.lower, "upper": count.upper, "tied_points": list(count.tied_points)}
+
+
+def _with_torch(net, x, args, progress, ranks):
+    """The torch backend in float64 (float32 margins are not sound near boundaries); with
+    several ranks, fixed batches shared by them."""
     import torch
 
     from plnet.backends import torch as backend
 
     cap = TORCH_BATCH if args.batch_size == "auto" else args.batch_size
     plan = BatchPlan(x.shape[0], cap, adaptive=progress.enabled)
-    module = backend.compile(net, device="auto", dtype=torch.float64)
+    module = backend.compile(net, device=ranks.device("auto"), dtype=torch.float64)
     try:
-        report = backend.certify(module, stream(x, plan, progress), p=args.p,
-                                 batch_size=cap, progress=False)
+        report = backend.certify(module, x if ranks.distributed else stream(x, plan, progress),
+                                 p=args.p, batch_size=cap, progress=False,
+                                 distributed=ranks.distributed)
     except RuntimeError as exc:
         if type(exc).__name__ != "OutOfMemoryError":
             raise
         raise PlnetError(f"the torch backend ran out of device memory ({exc}); lower "
                          f"--batch-size (now {cap})") from None
-    regions = report.regions
-    return report.margins, {"lower": regions.lower, "upper": regions.upper,
-                            "tied_points": list(regions.tied_points)}
+    return report.margins, _clr(report.regions)

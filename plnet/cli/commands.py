@@ -17,10 +17,15 @@ from plnet.errors import InvalidInputError, require
 def cmd_demo(args) -> int:
     from plnet.analysis.counting import RegionCounter
     from plnet.analysis.margins import margin_from
-    from plnet.demo import demo_grid, demo_network
+    from plnet.cli.plot import check_picture_path
+    from plnet.demo import demo_grid, demo_network, demo_picture
 
     if args.train:
+        if args.plot is not None:
+            raise InvalidInputError("--plot draws the built-in network of the plain demo; "
+                                    "leave out --train (or --plot)")
         return _train_demo(args)
+    picture = check_picture_path(args.plot, "--plot") if args.plot is not None else None
     started = time.perf_counter()
     net = demo_network(args.seed)
     x = demo_grid(args.points)
@@ -30,6 +35,10 @@ def cmd_demo(args) -> int:
     counter.add(lin)
     count = counter.result()
     gap = float(np.max(np.abs(plnet.l1_margin_bisection(net, x).lower - margins[1])))
+    if picture is not None:
+        regions = demo_picture(net, picture)
+        print(f"wrote {picture}: the {regions} linear regions on [-1, 1]^2 with certified "
+              f"balls", file=sys.stderr)
     elapsed = time.perf_counter() - started
     if args.json:
         emit_json({"network": network_object(net), "points": int(x.shape[0]),
@@ -47,6 +56,8 @@ def cmd_demo(args) -> int:
     print(f"l1 margin by Appendix-B bisection vs closed form: max difference {gap:.1e} "
           f"(bisection gap 1e-7)")
     print(f"\ndone in {elapsed:.2f} s")
+    if picture is None:
+        print("(plnet demo --plot demo.png draws the linear regions and certified balls)")
     return 0
 
 

@@ -53,8 +53,9 @@ def check_output_path(out: str) -> Path:
     return path
 
 
-def load_points(path: str, input_shape: tuple, key: str | None = None) -> np.ndarray:
-    """Points ``[B, *input_shape]`` from ``--input`` (a single point may omit B).
+def load_points(path: str, input_shape: tuple, key: str | None = None,
+                flag: str = "--input") -> np.ndarray:
+    """Points ``[B, *input_shape]`` from ``--input`` (or ``flag``; a single point may omit B).
 
     Raises:
         InvalidInputError: a missing or unreadable file, an unknown suffix, a ``.npz`` with
@@ -62,7 +63,7 @@ def load_points(path: str, input_shape: tuple, key: str | None = None) -> np.nda
         ShapeError: points that do not fit the model's input shape.
     """
     p = Path(path)
-    what = f"--input {path}"
+    what = f"{flag} {path}"
     if not p.is_file():
         raise InvalidInputError(f"{what}: no such file" if not p.exists() else
                                 f"{what}: is a folder; give a file of points")
@@ -70,7 +71,7 @@ def load_points(path: str, input_shape: tuple, key: str | None = None) -> np.nda
     if suffix not in POINT_FORMATS:
         accepted = "; ".join(f"{s} ({d})" for s, d in POINT_FORMATS.items())
         raise InvalidInputError(f"{what}: unknown format {suffix or '(no suffix)'!r}; "
-                                f"--input accepts {accepted}")
+                                f"{flag} accepts {accepted}")
     if key is not None and suffix != ".npz":
         raise InvalidInputError(f"--input-key {key}: only a .npz input holds named arrays, "
                                 f"but {path} is a {suffix} file; leave --input-key out")

@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "their certified margins (needs the torch extra)")
     demo.add_argument("--json", action="store_true", help="one JSON object on stdout "
                                                           "(schema: docs/cli.md)")
+    demo.add_argument("--plot", metavar="OUT.png",
+                      help="also draw the network's linear regions on [-1, 1]^2 with the "
+                           "certified balls of a few points (needs the plot extra)")
     _progress_args(demo, "--train's epochs")
     demo.set_defaults(func=cmd_demo)
 
@@ -93,7 +96,66 @@ def build_parser() -> argparse.ArgumentParser:
                                                              "(schema: docs/cli.md)")
     _progress_args(certify, "points")
     certify.set_defaults(func=cmd_certify)
+
+    _reproduce_parser(sub)
+    _plot_parser(sub)
     return parser
+
+
+def _reproduce_parser(sub) -> None:
+    from plnet.cli.reproduce import cmd_reproduce
+    from plnet.reproduce.registry import NAMES
+
+    reproduce = sub.add_parser(
+        "reproduce", help="reproduce a table or figure of the paper on offline data",
+        description="Train what a table or figure of the paper needs (vanilla and ROLL), "
+                    "certify it, and print the result beside the paper's numbers; writes "
+                    "JSON and PNG files under --out. Needs the torch, data and plot extras. "
+                    "See docs/reproduction.md.")
+    reproduce.add_argument("name", choices=NAMES, metavar="NAME",
+                           help=f"one of: {', '.join(NAMES)}")
+    reproduce.add_argument("--quick", action="store_true",
+                           help="small models, data and grids: a few minutes on 2 cores")
+    reproduce.add_argument("--out", default="reproduce-results", metavar="DIR",
+                           help="folder for the JSON, PNG and cached results (default "
+                                "reproduce-results)")
+    reproduce.add_argument("--seed", type=options.seed, default=0,
+                           help="seed of the split, weights and training (default 0)")
+    reproduce.add_argument("--json", action="store_true",
+                           help="one JSON object on stdout (schema: docs/reproduction.md)")
+    _progress_args(reproduce, "training runs")
+    reproduce.set_defaults(func=cmd_reproduce)
+
+
+def _plot_parser(sub) -> None:
+    from plnet.cli.plot import cmd_plot
+
+    plot = sub.add_parser("plot", help="draw the exact linear regions on a plane through a "
+                                       "point",
+                          description="Partition the plane {X + a U + b V} over the --bounds "
+                                      "box exactly into the model's linear regions and draw "
+                                      "them (-o), with the certified l1/l2/l_inf balls of X "
+                                      "and the top logit's gradients; --json gives the count, "
+                                      "areas and pattern ids.")
+    _model_args(plot)
+    plot.add_argument("--origin", required=True, metavar="X.npy",
+                      help="the point X the plane goes through (.npy, .npz or .csv, one "
+                           "point of the model's input shape)")
+    plot.add_argument("--u", metavar="U.npy", help="the plane's first direction, of the "
+                      "input's shape (default: the input's first coordinate axis)")
+    plot.add_argument("--v", metavar="V.npy", help="the plane's second direction (default: "
+                      "the input's second coordinate axis)")
+    plot.add_argument("--bounds", type=float, nargs=4, default=(-1.0, 1.0, -1.0, 1.0),
+                      metavar=("XMIN", "XMAX", "YMIN", "YMAX"),
+                      help="the box of plane coordinates (a, b) (default -1 1 -1 1)")
+    plot.add_argument("-o", "--out", metavar="OUT.png",
+                      help="write the picture there (.png, .svg or .pdf; needs the plot "
+                           "extra)")
+    plot.add_argument("--no-gradients", action="store_true",
+                      help="leave out the gradient arrows")
+    plot.add_argument("--json", action="store_true", help="one JSON object on stdout "
+                                                          "(schema: docs/cli.md)")
+    plot.set_defaults(func=cmd_plot)
 
 
 def _model_args(p) -> None:

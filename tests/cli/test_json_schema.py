@@ -66,7 +66,8 @@ def check_against_doc(report: dict, heading: str) -> None:
 
 def test_every_json_command_is_documented():
     assert set(documented_schemas()) == {"plnet inspect --json", "plnet demo --json",
-                                         "plnet demo --train --json", "plnet certify --json"}
+                                         "plnet demo --train --json", "plnet certify --json",
+                                         "plnet plot --json"}
 
 
 def test_inspect_json_matches_the_doc(cli, saved_net):

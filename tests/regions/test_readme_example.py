@@ -1,4 +1,4 @@
-"""The README's "Regions around a point" example runs and prints what the README says."""
+"""The README's regions examples run and print what the README says."""
 
 from __future__ import annotations
 
@@ -23,3 +23,18 @@ def test_the_readme_regions_example_runs_and_prints_what_it_says():
     assert lines[0].startswith("8 rows, 5 facets:")
     assert lines[-1] == "16 regions, 24 shared facets, complete: True"
     assert "16 regions, 24 shared" in section
+
+
+def test_the_readme_slices_example_runs_and_prints_what_it_says(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    section = README.read_text().split("### Exact slices and pictures", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(code, "README.md", "exec"), {})
+    line = "3897 regions by pattern, 3897 by affine map; total area 4.0"
+    assert printed.getvalue().strip() == line and f"`{line}`" in section
+    assert (tmp_path / "regions.png").stat().st_size > 1000
+    picture = re.search(r"!\[.*?\]\((docs/[^)]+\.png)\)", section).group(1)
+    assert (README.parent / picture).stat().st_size < 100_000
