@@ -41,8 +41,8 @@ class Stack(nn.Module):
         return self.fc(out[:, -1] if self.batch_first else out[-1])
 
 
-@pytest.mark.parametrize("batch_first,layers,bias", itertools.product([True, False], [1, 2],
-                                                                       [True, False]))
+@pytest.mark.parametrize("batch_first,layers,bias",
+                         list(itertools.product([True, False], [1, 2], [True, False])))
 def test_bidirectional_rnn_matches_torch(convert_and_compare, batch_first, layers, bias):
     net = convert_and_compare(Stack(batch_first, layers, bias), (5, 3))
     assert net.num_units == 2 * layers * 5 * 4  # both directions, every step
