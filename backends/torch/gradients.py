@@ -121,6 +121,7 @@ def run_engine(module, x, columns, sink, *, method="auto", chunk_size=None,
         workspace = getattr(module, "_workspace", None)
         if workspace is None:
             workspace = module._workspace = Workspace()
+        sink.workspace = workspace
     outputs = []
     for start in range(0, total, width):
         cols = columns[start:start + width]

@@ -58,6 +58,23 @@ def one_hot_columns(columns, size, dtype, device):
     return eye
 
 
+def one_hot_tangents(columns, input_shape, dtype, device):
+    """``[1, k, *input_shape]``: the one-hot tangent of each flat input axis in ``columns``.
+
+    Images (``[C, H, W]``) are laid out channels-last, as the first convolution runs them
+    (converting the ``k`` images costs more than that convolution).
+    """
+    k, shape = len(columns), tuple(input_shape)
+    if len(shape) != 3:
+        eye = one_hot_columns(columns, math.prod(shape), dtype, device)
+        return eye.t().reshape((1, k) + shape)
+    c, h, w = shape
+    eye = torch.zeros((k, h, w, c), dtype=dtype, device=device)
+    channel, pixel = columns // (h * w), columns % (h * w)
+    eye.view(k, h * w, c)[torch.arange(k, device=device), pixel, channel] = 1
+    return eye.permute(0, 3, 1, 2).unsqueeze(0)
+
+
 def propagate_tangents(module, pattern: FrozenPattern, columns, sink, workspace=None):
     """Push one-hot tangents of the input axes ``columns`` through the frozen network.
 
@@ -79,13 +96,13 @@ def propagate_tangents(module, pattern: FrozenPattern, columns, sink, workspace=
                 env[j] = None
             continue
         if not step.inputs:
-            eye = one_hot_columns(columns, module.input_size, module.dtype, module.device)
-            env[i] = eye.t().reshape((1, k) + module.input_shape)
+            env[i] = one_hot_tangents(columns, module.input_shape, module.dtype,
+                                      module.device)
             continue
         tangents = [env[j] for j in step.inputs]
         frozen = pattern.indicators.get(step.name)
         if step.unit_slice is not None:
-            sink.put(step.unit_slice, low.unit_tangents(tangents[0], frozen).transpose(1, 2))
+            _put_units(sink, step, tangents[0], frozen)
         consumer = fusions.get(i)
         if consumer is not None and tangents[0].shape[0] == 1:
             env[consumer] = module.steps[consumer].lowering.masked_tangent(
@@ -98,6 +115,19 @@ def propagate_tangents(module, pattern: FrozenPattern, columns, sink, workspace=
         for j in step.free:
             env[j] = None
     return env[module.output_index]
+
+
+def _put_units(sink, step, tangents, frozen):
+    """Hand a pattern node's unit tangents to ``sink``: as they are (axis-major) when the
+    sink reduces them and the units are the input's elements, else ``[B, n, k]``."""
+    low = step.lowering
+    put_tangents = getattr(sink, "put_tangents", None)
+    if put_tangents is None:
+        sink.put(step.unit_slice, low.unit_tangents(tangents, frozen).transpose(1, 2))
+    elif low.elementwise:
+        put_tangents(step.unit_slice, tangents)
+    else:
+        put_tangents(step.unit_slice, low.unit_tangents(tangents, frozen))
 
 
 def _reusable(module, workspace, slot, like):
