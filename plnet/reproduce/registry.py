@@ -39,7 +39,7 @@ REPRODUCTIONS: dict[str, Reproduction] = {}
 #: the modules that register reproductions (imported on first use: they import torch).
 MODULES = ["plnet.reproduce.table1", "plnet.reproduce.table2",
            "plnet.reproduce.table4", "plnet.reproduce.relaxations",
-           "plnet.reproduce.figure1"]
+           "plnet.reproduce.figure1", "plnet.reproduce.table3", "plnet.reproduce.figure3"]
 
 
 def register(name: str, title: str):
@@ -56,13 +56,6 @@ def register_pending(name: str, title: str, needs: str) -> None:
     if name not in REPRODUCTIONS or REPRODUCTIONS[name].runner is None:
         REPRODUCTIONS[name] = Reproduction(name, title, None, needs)
 
-
-register_pending("table3", "Table 3: RNN margins on Japanese Vowels",
-                 "sequence models (an unrolled Elman RNN trained on variable-length "
-                 "sequences by fit and certified per sequence)")
-register_pending("figure3", "Figure 3: stability bounds of derivatives on Japanese Vowels",
-                 "sequence models (directional margins along each time step and channel of "
-                 "a sequence)")
 
 #: the names the command line offers (pending ones included, so that they explain themselves)
 NAMES = ("figure1", "table1", "table2", "table3", "figure3", "table4", "figure4",

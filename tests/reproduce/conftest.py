@@ -8,8 +8,8 @@ import functools
 import numpy as np
 import pytest
 
-from plnet.datasets import Splits, load_mnist
-from plnet.reproduce import distortion_runs, figure1, relaxations, table1, table2
+from plnet.datasets import Splits, load_japanese_vowels, load_mnist
+from plnet.reproduce import distortion_runs, figure1, relaxations, table1, table2, vowels_runs
 from plnet.reproduce.common import TrainSettings
 
 TINY_MNIST = table1.MnistSetup((8,), 200, TrainSettings(epochs=1), lambdas=(1.0,), Cs=(1.0,))
@@ -18,6 +18,9 @@ TINY_DISTORTION = dataclasses.replace(
                                                            lr=1e-3, samples=2),
     lambdas=(0.1,), eval_points=3, samples=4, population=4, epochs=1)
 TINY_TOY = figure1.ToySetup(width=6, epochs=2)
+TINY_VOWELS = vowels_runs.VowelSetup(4, TrainSettings(epochs=1, optimizer="amsgrad", lr=1e-3,
+                                                      batch_size=32),
+                                     lambdas=(0.5,), Cs=(1.0,))
 
 
 @functools.lru_cache(maxsize=None)
@@ -33,6 +36,18 @@ def _small_mnist(flatten: bool, seed: int) -> Splits:
                                test=part(data.test, 60))
 
 
+@functools.lru_cache(maxsize=None)
+def _small_vowels() -> Splits:
+    data = load_japanese_vowels()
+
+    def part(xy, n):
+        keep = np.random.default_rng(0).permutation(len(xy[1]))[:n]
+        return [xy[0][i] for i in keep], xy[1][keep]
+
+    test = part(data.test, 30)
+    return dataclasses.replace(data, train=part(data.train, 40), val=test, test=test)
+
+
 @pytest.fixture
 def tiny(monkeypatch):
     """Make every --quick run tiny: 200/60/60 MNIST points, one epoch, one grid point; toy
@@ -45,3 +60,5 @@ def tiny(monkeypatch):
     monkeypatch.setattr(relaxations, "LAMBDAS", {"quick": (1.0,), "full": (1.0,)})
     monkeypatch.setattr(distortion_runs, "QUICK", TINY_DISTORTION)
     monkeypatch.setattr(figure1, "QUICK", TINY_TOY)
+    monkeypatch.setattr(vowels_runs, "QUICK", TINY_VOWELS)
+    monkeypatch.setattr(vowels_runs, "load_japanese_vowels", _small_vowels)

@@ -67,3 +67,26 @@ def test_figure1_counts_the_regions_of_every_pane_and_certifies_training_points(
         assert set(row["eps2"]) == PERCENTILE_KEYS
         assert row["eps1"]["P50"] >= row["eps2"]["P50"] >= 0
         assert 1 <= row["clr"] <= 200 and 0 <= row["acc"] <= 1
+
+
+def test_table3_certifies_testing_sequences_and_figure3_reuses_its_models(tmp_path, tiny):
+    result = run("table3", quick=True, out=tmp_path)
+    check_common(result, "table3", tmp_path)
+    vanilla = result["rows"][0]
+    assert vanilla["loss"] == "vanilla" and vanilla["C"] is None
+    for row in result["rows"]:
+        assert {"loss", "C", "lambda", "acc", "clr", "eps1", "eps2"} <= set(row)
+        assert row["eps1"]["P50"] >= row["eps2"]["P50"] > 0
+        # 30 testing sequences, regions of different lengths counted apart
+        assert 1 <= row["clr"] <= 30
+    assert [(g["lambda"], g["C"]) for g in result["grid"]] == [(None, None), (0.5, 1.0)]
+    cached = list(tmp_path.glob("vowels-quick-seed0/*.npz"))
+    figure = run("figure3", quick=True, out=tmp_path)
+    check_common(figure, "figure3", tmp_path)
+    assert sorted(tmp_path.glob("vowels-quick-seed0/*.npz")) == sorted(cached)
+    assert [r["percentile"] for r in figure["rows"]] == [50, 75]
+    for row in figure["rows"]:
+        for name in ("vanilla", "roll"):
+            bounds = row[name]
+            assert len(bounds["minus"]) == len(bounds["plus"]) == row["length"] == len(row["x"])
+            assert all(v is None or v >= 0 for v in bounds["minus"] + bounds["plus"])
