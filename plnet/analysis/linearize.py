@@ -67,7 +67,7 @@ class Linearization:
 
     @property
     def slack(self) -> np.ndarray:
-        """``signs * z`` (= |z|), each unit's value on its feasible side, ``[B, N]``."""
+        """``signs * z`` (``abs(z)``): each unit's value on its feasible side, ``[B, N]``."""
         return self.signs * self.z
 
     @property

@@ -1,0 +1,105 @@
+"""Every ```python block of the README and of docs/ runs as written.
+
+A page's blocks run in order, in one namespace, in an empty temporary working directory,
+with every warning turned into an error, so a renamed argument or a new warning breaks the
+suite before it reaches a reader. A block opts out only with the line
+
+    <!-- docs: not run: REASON -->
+
+right above its fence (for code that needs torchrun or a GPU); the page must say why in
+REASON, the block must still compile, and each opt-out is reported as a skip naming the page,
+the line and the reason.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+OPT_OUT = re.compile(r"^<!-- docs: not run: (?P<reason>.*?) -->$")
+
+
+@dataclass(frozen=True)
+class Block:
+    page: str  # relative to the repository root
+    line: int  # of the first line of code
+    code: str
+    opt_out: str | None  # the reason, for a block that is not run
+
+
+def pages() -> list[Path]:
+    """README.md and every Markdown page under docs/ (not the build output)."""
+    docs = sorted(p for p in (ROOT / "docs").rglob("*.md") if "_build" not in p.parts)
+    return [ROOT / "README.md", *docs]
+
+
+def python_blocks(path: Path, root: Path = ROOT) -> list[Block]:
+    """The ```python blocks of one page, in order, with their opt-out reasons."""
+    lines = path.read_text().splitlines()
+    blocks, i = [], 0
+    while i < len(lines):
+        if lines[i].strip() == "```python":
+            marker = OPT_OUT.match(lines[i - 1].strip()) if i else None
+            end = next(j for j in range(i + 1, len(lines)) if lines[j].strip() == "```")
+            blocks.append(Block(str(path.relative_to(root)), i + 2,
+                                "\n".join(lines[i + 1:end]) + "\n",
+                                marker.group("reason").strip() if marker else None))
+            i = end
+        i += 1
+    return blocks
+
+
+PAGES = [p for p in pages() if python_blocks(p)]
+OPTED_OUT = [b for p in PAGES for b in python_blocks(p) if b.opt_out is not None]
+
+
+def run_page(blocks: list[Block]) -> dict:
+    """Run the blocks in order in one namespace, warnings as errors; return the namespace."""
+    namespace = {"__name__": "__main__"}
+    for block in blocks:
+        # line numbers in a traceback are the page's own
+        code = compile("\n" * (block.line - 1) + block.code, str(ROOT / block.page), "exec")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            exec(code, namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_python_block_of_the_page_runs_in_order_without_warnings(page, tmp_path,
+                                                                        monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run_page([b for b in python_blocks(page) if b.opt_out is None])
+
+
+@pytest.mark.parametrize("block", OPTED_OUT, ids=lambda b: f"{b.page}:{b.line}")
+def test_a_block_that_opts_out_compiles_says_why_and_is_reported(block):
+    assert block.opt_out, f"{block.page}:{block.line}: an opt-out must give its reason"
+    compile(block.code, f"{block.page}:{block.line}", "exec")
+    pytest.skip(f"{block.page}:{block.line} not run: {block.opt_out}")
+
+
+def test_the_extractor_finds_blocks_in_order_with_their_opt_outs(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("text\n```python\nx = 1\n```\n<!-- docs: not run: needs torchrun -->\n"
+                    "```python\nimport nothing\n```\n```text\nnot code\n```\n")
+    blocks = python_blocks(page, root=tmp_path)
+    assert [(b.line, b.code, b.opt_out) for b in blocks] == [
+        (3, "x = 1\n", None), (7, "import nothing\n", "needs torchrun")]
+
+
+def test_a_warning_in_a_block_fails_the_page():
+    with pytest.raises(UserWarning, match="float32"):
+        run_page([Block("page.md", 1, "import warnings\nwarnings.warn('float32')\n", None)])
+
+
+def test_a_later_block_sees_the_names_of_an_earlier_one():
+    namespace = run_page([Block("page.md", 1, "x = 2\n", None),
+                          Block("page.md", 5, "y = x * 3\n", None)])
+    assert namespace["y"] == 6
+
