@@ -101,9 +101,18 @@ def from_torch(module: torch.nn.Module, example_input: torch.Tensor | npt.ArrayL
         shared between layers, and an RNN's steps, are tied).
 
     Raises:
+        InvalidInputError: ``module`` is not an ``nn.Module``, or ``example_input`` has no batch
+        axis.
         NotPiecewiseLinearError: a layer or function is not piecewise linear.
         UnsupportedOpError: a layer, function or attribute plnet does not represent.
         ConversionMismatch: ``check`` found a difference.
+
+    Example:
+        >>> import torch
+        >>> module = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
+        >>> net = plnet.from_torch(module, torch.zeros(1, 2))
+        >>> net.input_shape, net.num_units
+        ((2,), 2)
     """
     torch = require("torch", "torch", "plnet.from_torch")
     from plnet.frontends.torch.fx_to_ir import FxToIR
