@@ -92,10 +92,10 @@ class NotPiecewiseLinearError(UnsupportedOpError):
     Example:
         >>> import torch
         >>> try:
-        ...     plnet.from_torch(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Tanh()), torch.zeros(1, 2))
+        ...     plnet.from_torch(torch.nn.Sequential(torch.nn.Tanh()), torch.zeros(1, 2))
         ... except plnet.NotPiecewiseLinearError as error:
         ...     print(str(error)[:66])
-        torch.fx node '_1' (Tanh module '1'): Tanh is not piecewise linear
+        torch.fx node '_0' (Tanh module '0'): Tanh is not piecewise linear
     """
 
 
@@ -164,7 +164,8 @@ class MissingDependencyError(PlnetError, ImportError):
         ...     plnet.errors.require("no_such_module", "exact", "this example")
         ... except plnet.MissingDependencyError as error:
         ...     print(error)
-        this example needs the optional dependency 'no_such_module', which is not installed: run `pip install "plnet[exact]"`.
+        this example needs the optional dependency 'no_such_module', which is not installed:
+        run `pip install "plnet[exact]"`.
     """
 
 

@@ -200,8 +200,10 @@ def verify_ball(net, x0, eps: float, p=2) -> VerifyResult:
         >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
         >>> x = np.array([[0.5, -0.25]])
         >>> eps = plnet.margin(net, x, p=2)[0]
-        >>> bool(plnet.exact.verify_ball(net, x[0], eps, p=2)), bool(plnet.exact.verify_ball(net, x[0], 2 * eps))
-        (True, False)
+        >>> bool(plnet.exact.verify_ball(net, x[0], eps, p=2))
+        True
+        >>> bool(plnet.exact.verify_ball(net, x[0], 2 * eps, p=2))      # too large
+        False
     """
     p = check_p(p)
     eps = float(eps)
@@ -243,7 +245,8 @@ def chebyshev_center(net, x0, p=2) -> tuple[np.ndarray, float]:
 
     Example:
         >>> b = plnet.NetworkBuilder((2,))           # S(x) = [0, 1] x [0, 1] around x = (0.9, 0.9)
-        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]], [0, 0, 1, 1]))
+        >>> w = [[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]]
+        >>> h = b.relu(b.dense(b.input, w, [0.0, 0.0, 1.0, 1.0]))
         >>> net = b.build(b.dense(h, [[1.0, 1.0, 1.0, 1.0]], [0.0]))
         >>> center, radius = plnet.exact.chebyshev_center(net, np.array([0.9, 0.9]), p=2)
         >>> center.round(6), round(radius, 6)

@@ -152,6 +152,19 @@ def unit_gradients(module, x, *, axes=None, chunk_size=None, method="auto"):
         reference's order. Differentiable in the parameters unless computed under
         ``torch.no_grad()``; then large temporaries are kept on the module for the next
         call (``module.release_workspace()`` frees them).
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> module = pt.compile(net, dtype=torch.float64)
+        >>> z, grad = pt.unit_gradients(module, x)     # [B, N], [B, N, D]
+        >>> grad
+        tensor([[[1., 0.],
+                 [0., 1.]]], dtype=torch.float64, grad_fn=<...>)
     """
     x = prepare(module, x)
     columns = resolve_axes(module, axes)
@@ -192,6 +205,28 @@ def unit_gradient_sqnorms(module, x, *, axes=None, chunk_size=None, method="auto
 
     Computed chunk by chunk over the input axes, so ``[B, N, D]`` is never formed at once;
     differentiable in the parameters (ROLL's loss back-propagates through it).
+
+    Args:
+        module: a compiled network.
+        x: ``[B, *input_shape]`` (array or tensor).
+        axes: flat input positions to differentiate along (None: all D).
+        chunk_size: input axes per pass (None: as many as fit the workspace).
+        method: ``"auto"``, ``"perturbation"`` or ``"recursion"``, as in :func:`unit_gradients`.
+
+    Returns:
+        ``(z [B, N], sq [B, N])``.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> module = pt.compile(net, dtype=torch.float64)
+        >>> z, sq = pt.unit_gradient_sqnorms(module, x)
+        >>> sq
+        tensor([[1., 1.]], dtype=torch.float64, grad_fn=<...>)
     """
     pattern, norms, _ = unit_gradient_norms(module, x, ("sq",), axes=axes,
                                             chunk_size=chunk_size, method=method)

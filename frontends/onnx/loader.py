@@ -75,7 +75,7 @@ def from_onnx(model: str | os.PathLike | bytes | onnx.ModelProto, *, batch_dim: 
         >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
         >>> x = np.array([[0.5, -0.25]])
         >>> import onnx
-        >>> onnx.save(plnet.to_onnx(net), "model.onnx")      # any ONNX file: torch.onnx.export, tf2onnx, ...
+        >>> onnx.save(plnet.to_onnx(net), "model.onnx")   # or from torch.onnx.export, tf2onnx...
         >>> plnet.from_onnx("model.onnx")(x)
         array([[0.5]])
     """

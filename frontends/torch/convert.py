@@ -109,7 +109,8 @@ def from_torch(module: torch.nn.Module, example_input: torch.Tensor | npt.ArrayL
 
     Example:
         >>> import torch
-        >>> module = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
+        >>> nn = torch.nn
+        >>> module = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))
         >>> net = plnet.from_torch(module, torch.zeros(1, 2))
         >>> net.input_shape, net.num_units
         ((2,), 2)
