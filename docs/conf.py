@@ -7,15 +7,19 @@ errors; ``tests/docs/test_sphinx_build.py`` runs the same build in the test suit
 from __future__ import annotations
 
 import importlib
+import re
+from pathlib import Path
 
 import plnet
 
-# plnet.backends.torch loads its names on first use (so that importing it does not import
-# torch); autodoc lists a module's members from dir(), so load them before it looks.
-for _lazy in ("plnet.backends.torch",):
-    _module = importlib.import_module(_lazy)
-    for _name in _module.__all__:
-        getattr(_module, _name)
+# Some namespaces (plnet.backends.torch) load their names on first use, so that importing
+# them stays cheap; autodoc lists a module's members from dir(), so load every name of
+# every module the API pages document before it looks.
+for _page in sorted((Path(__file__).parent / "api").glob("*.md")):
+    for _namespace in re.findall(r"^\.\. automodule:: (\S+)", _page.read_text(), re.M):
+        _module = importlib.import_module(_namespace)
+        for _name in getattr(_module, "__all__", ()):
+            getattr(_module, _name)
 
 project = "plnet"
 author = "the plnet authors"
