@@ -79,8 +79,8 @@ def margins(module, x, p=2, *, chunk_size=None, method="auto"):
         >>> import torch
         >>> from plnet.backends import torch as pt
         >>> module = pt.compile(net, dtype=torch.float64)
-        >>> pt.margins(module, x, p=2)          # float64: the numpy reference's 0.25
-        tensor([0.2500], dtype=torch.float64, grad_fn=<...>)
+        >>> pt.margins(module, x, p=2).tolist()      # float64: the numpy reference's 0.25
+        [0.25]
     """
     p = check_p(p)
     warn_if_approximate(module, "margins")

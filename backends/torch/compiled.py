@@ -81,8 +81,8 @@ class CompiledNetwork(nn.Module):
         >>> from plnet.backends import torch as pt
         >>> module = pt.compile(net, dtype=torch.float64)
         >>> logits, z = module(torch.tensor(x), return_units=True)    # every unit's value too
-        >>> module.num_units, z
-        (2, tensor([[ 0.5000, -0.2500]], dtype=torch.float64, grad_fn=<...>))
+        >>> module.num_units, z.tolist()
+        (2, [[0.5, -0.25]])
         >>> module.to_network()(x)                                     # back to the IR
         array([[0.5]])
     """
@@ -224,8 +224,8 @@ def compile(net, device="auto", dtype=torch.float32) -> CompiledNetwork:  # noqa
         >>> import torch
         >>> from plnet.backends import torch as pt
         >>> module = pt.compile(net, dtype=torch.float64)
-        >>> module(torch.tensor(x))                  # an nn.Module: logits [B, *output_shape]
-        tensor([[0.5000]], dtype=torch.float64, grad_fn=<...>)
+        >>> module(torch.tensor(x)).tolist()         # an nn.Module: logits [B, *output_shape]
+        [[0.5]]
     """
     from plnet.network import Network
 

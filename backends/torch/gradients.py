@@ -162,9 +162,8 @@ def unit_gradients(module, x, *, axes=None, chunk_size=None, method="auto"):
         >>> from plnet.backends import torch as pt
         >>> module = pt.compile(net, dtype=torch.float64)
         >>> z, grad = pt.unit_gradients(module, x)     # [B, N], [B, N, D]
-        >>> grad
-        tensor([[[1., 0.],
-                 [0., 1.]]], dtype=torch.float64, grad_fn=<...>)
+        >>> grad.tolist()
+        [[[1.0, 0.0], [0.0, 1.0]]]
     """
     x = prepare(module, x)
     columns = resolve_axes(module, axes)
@@ -225,8 +224,8 @@ def unit_gradient_sqnorms(module, x, *, axes=None, chunk_size=None, method="auto
         >>> from plnet.backends import torch as pt
         >>> module = pt.compile(net, dtype=torch.float64)
         >>> z, sq = pt.unit_gradient_sqnorms(module, x)
-        >>> sq
-        tensor([[1., 1.]], dtype=torch.float64, grad_fn=<...>)
+        >>> sq.tolist()
+        [[1.0, 1.0]]
     """
     pattern, norms, _ = unit_gradient_norms(module, x, ("sq",), axes=axes,
                                             chunk_size=chunk_size, method=method)

@@ -137,8 +137,8 @@ def roll_regularizer(module, x, *, C, gamma=100, samples=None, relaxation="roll"
         >>> import torch
         >>> from plnet.backends import torch as pt
         >>> module = pt.compile(net, dtype=torch.float64)
-        >>> pt.roll_regularizer(module, torch.tensor(x), C=1.0)   # mean(1 + 0.5, 1 + 0.75)
-        tensor(1.6250, dtype=torch.float64, grad_fn=<...>)
+        >>> pt.roll_regularizer(module, torch.tensor(x), C=1.0).item()   # mean(1.5, 1.75)
+        1.625
         >>> logits, reg = pt.roll_regularizer(module, torch.tensor(x), C=1.0, return_logits=True)
     """
     logits, reg = regularized_forward(module, x, C=C, gamma=gamma, samples=samples,
@@ -183,7 +183,7 @@ def regularized_forward(module, x, *, C, gamma=100, samples=None, relaxation="ro
         >>> module = pt.compile(net)
         >>> logits, reg = pt.regularized_forward(module, torch.tensor(X[:8]), C=1.0)
         >>> bce = torch.nn.functional.binary_cross_entropy_with_logits
-        >>> loss = bce(logits[:, 0], torch.tensor(y[:8], dtype=logits.dtype)) + reg
+        >>> loss = bce(logits[:, 0], torch.tensor(y[:8]).to(logits)) + reg
         >>> loss.backward()                  # one forward pass, gradients of both terms
     """
     C, gamma = check_C(C), check_gamma(gamma)
@@ -224,8 +224,8 @@ def distance_regularizer(module, x) -> torch.Tensor:
         >>> import torch
         >>> from plnet.backends import torch as pt
         >>> module = pt.compile(net, dtype=torch.float64)
-        >>> pt.distance_regularizer(module, torch.tensor(x))      # minus the mean l2 margin
-        tensor(-0.2500, dtype=torch.float64, grad_fn=<...>)
+        >>> pt.distance_regularizer(module, torch.tensor(x)).item()   # minus the mean margin
+        -0.25
     """
     return roll_regularizer(module, x, C=0.0, relaxation="distance")
 
@@ -249,7 +249,7 @@ def max_relaxation(module, x, *, C) -> torch.Tensor:
         >>> import torch
         >>> from plnet.backends import torch as pt
         >>> module = pt.compile(net, dtype=torch.float64)
-        >>> pt.max_relaxation(module, torch.tensor(x), C=1.0)    # max(1 + 0.5, 1 + 0.75)
-        tensor(1.7500, dtype=torch.float64, grad_fn=<...>)
+        >>> pt.max_relaxation(module, torch.tensor(x), C=1.0).item()    # max(1.5, 1.75)
+        1.75
     """
     return roll_regularizer(module, x, C=C, relaxation="max")
