@@ -129,8 +129,9 @@ def run_engine(module, x, columns, sink, *, method="auto", chunk_size=None,
         if plan is not None:
             out = propagate_jacobians(module, plan, pattern, cols, sink, workspace)
         else:
-            t = propagate_tangents(module, pattern, cols, sink, workspace)
-            out = t.reshape(t.shape[0], t.shape[1], -1).transpose(1, 2)
+            t = propagate_tangents(module, pattern, cols, sink, workspace, want_output)
+            out = t.reshape(t.shape[0], t.shape[1], -1).transpose(1, 2) if want_output \
+                else None
         sink.end_chunk()
         if want_output:
             outputs.append(out.expand((b,) + out.shape[1:]))
