@@ -9,8 +9,9 @@ at batch 64, as in the paper's MNIST experiment, for
     ``logits, reg = pt.roll_regularizer(module, x, ..., return_logits=True)`` (what fit
     runs) and the two-pass loop ``ce(module(x), y) + lam * pt.roll_regularizer(module, x)``.
 The same approximate rows are timed on a small CNN (1x28x28, two 3x3 conv + ReLU layers of
-8 and 16 channels, stride 2, then dense 64 + ReLU and dense 10), which takes the general
-engine (the fused single-GEMM pass covers dense chains only).
+8 and 16 channels, stride 2, then dense 64 + ReLU and dense 10), which takes the stacked
+pass (forward and tangent rows in one call per layer, backends/torch/stacked.py), and once
+more through the general engine (forward pass, then the tangents: the path before it).
 The settings are timed side by side in one run (best of several repeats, each the mean of
 a few steps; the millisecond steps apart from the full one and many more times), with the matrix-product rate of this machine measured in the same run. The floor of
 the full step is three times the tangent products every exact method performs: the
@@ -30,12 +31,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
+
+from unittest import mock
 
 import numpy as np
 import torch
 
 from plnet.backends import torch as pt
+from plnet.backends.torch import stacked
 from plnet.builder import NetworkBuilder
 from plnet.demo import relu_mlp
 
@@ -43,9 +48,11 @@ from devices import sync
 
 WIDTHS = (784, 300, 300, 300, 300, 10)
 APPROX_ONE, APPROX_TWO = "approx D'=3, one pass", "approx D'=3, two passes"
+APPROX_ENGINE = "approx D'=3, general engine"
 #: (name, lam, samples, one forward pass for loss and regularizer)
 SETTINGS = {"vanilla": (0.0, None, True), "ROLL full (gamma=100)": (1.0, None, True),
-            APPROX_ONE: (1.0, 3, True), APPROX_TWO: (1.0, 3, False)}
+            APPROX_ONE: (1.0, 3, True), APPROX_TWO: (1.0, 3, False),
+            APPROX_ENGINE: (1.0, 3, True)}
 
 
 def small_cnn(seed: int = 0):
@@ -104,25 +111,33 @@ def step_functions(net, x, y, names, device):
     for name in names:
         lam, samples, one_pass = SETTINGS[name]
         module = pt.compile(net, device=device)  # fresh parameters and optimizer per setting
-        fns[name] = make_step(module, x, y, lam, samples, one_pass,
-                              torch.Generator().manual_seed(0))
+        step = make_step(module, x, y, lam, samples, one_pass, torch.Generator().manual_seed(0))
+        fns[name] = step if name != APPROX_ENGINE else general_engine(step)
     return fns
+
+
+def general_engine(step):
+    """``step`` with the stacked pass switched off: the general engine's two passes."""
+    def run():
+        with mock.patch.object(stacked, "unsupported_steps", lambda module: ["(off)"]):
+            step()
+    return run
 
 
 def print_table(title, times):
     vanilla = times["vanilla"]
     print(title)
-    print(f"  {'setting':24s} {'ms/step':>10s} {'vs vanilla':>11s}")
+    print(f"  {'setting':28s} {'ms/step':>10s} {'vs vanilla':>11s}")
     for name, seconds in times.items():
-        print(f"  {name:24s} {seconds * 1e3:10.1f} {seconds / vanilla:10.2f}x")
+        print(f"  {name:28s} {seconds * 1e3:10.1f} {seconds / vanilla:10.2f}x")
 
 
-def interleaved_best(fns, repeats, steps, device):
+def interleaved_best(fns, repeats, steps, device, medians=None):
     """Best mean time per call of each function, timed round-robin so that load spikes on a
-    shared machine hit every setting alike."""
+    shared machine hit every setting alike; ``medians`` (a dict) receives the medians."""
     for fn in fns.values():
         fn()  # warm up (allocations, plans)
-    best = {name: float("inf") for name in fns}
+    times = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             sync(device)
@@ -130,8 +145,10 @@ def interleaved_best(fns, repeats, steps, device):
             for _ in range(steps):
                 fn()
             sync(device)
-            best[name] = min(best[name], (time.perf_counter() - t0) / steps)
-    return best
+            times[name].append((time.perf_counter() - t0) / steps)
+    if medians is not None:
+        medians.update({name: statistics.median(t) for name, t in times.items()})
+    return {name: min(t) for name, t in times.items()}
 
 
 def build_parser():
@@ -160,8 +177,9 @@ def run(args) -> dict:
     fast = ("vanilla", APPROX_ONE, APPROX_TWO)
     # the millisecond steps are timed apart from the second-long full step, many times, so
     # that the best window of each misses the load spikes of a shared machine
+    medians = {"mlp": {}, "cnn": {}}
     mlp = interleaved_best(step_functions(net, x, y, fast, device), args.fast_repeats,
-                           args.steps, device)
+                           args.steps, device, medians["mlp"])
     fns = step_functions(net, x, y, ("ROLL full (gamma=100)",), device)
     # the tangent products' shape: [B*D, 300] x [300, 300], float32
     a = torch.randn(b * d, WIDTHS[1], device=device)
@@ -175,11 +193,14 @@ def run(args) -> dict:
     floor = flops / rate
     cnn = small_cnn()
     xc = torch.randn((b,) + cnn.input_shape, device=device)
-    cnn_times = interleaved_best(step_functions(cnn, xc, y, fast, device), args.fast_repeats,
-                                 args.steps, device)
+    cnn_times = interleaved_best(step_functions(cnn, xc, y, fast + (APPROX_ENGINE,), device),
+                                 args.fast_repeats, args.steps, device, medians["cnn"])
     ratios = {f"{net_name} {name} / vanilla": times[name] / times["vanilla"]
               for net_name, times in (("mlp", mlp), ("cnn", cnn_times))
               for name in times if name != "vanilla"}
+    ratios.update({f"{net_name} {name} / vanilla (medians)": times[name] / times["vanilla"]
+                   for net_name, times in medians.items()
+                   for name in times if name != "vanilla"})
     ratios["mlp full / (3 x floor)"] = mlp["ROLL full (gamma=100)"] / (3 * floor)
     table = [{"net": net_name, "setting": name, "seconds": seconds,
               "vs_vanilla": seconds / times["vanilla"]}
@@ -187,7 +208,8 @@ def run(args) -> dict:
              for name, seconds in times.items()]
     return {"device": device.type, "ratios": ratios, "table": table, "mlp": mlp,
             "cnn": cnn_times, "mlp_units": net.num_units, "cnn_units": cnn.num_units,
-            "rate": rate, "flops": flops, "floor": floor, "load_average": load}
+            "rate": rate, "flops": flops, "floor": floor, "load_average": load,
+            "medians": medians}
 
 
 def main(argv=None):
@@ -211,6 +233,10 @@ def main(argv=None):
                 f"N={r['cnn_units']}", r["cnn"])
     print(f"  approx one pass / vanilla  {r['ratios'][f'cnn {APPROX_ONE} / vanilla']:6.2f}   "
           f"(target <= 3)")
+    for net_name, times in r["medians"].items():
+        print(f"  {net_name}, medians vs vanilla: " + "; ".join(
+            f"{name} {t / times['vanilla']:.2f}x" for name, t in times.items()
+            if name != "vanilla"))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Every benchmark in one command, with one JSON record of the run.
 
-Runs bench_linearize, bench_gradients, bench_training, bench_conversion, bench_regions and
-bench_distributed (which launches its own 2 processes with torchrun) through each script's
-``run(args)``, one after the other, and writes one JSON object:
+Runs bench_linearize, bench_gradients, bench_training, bench_conversion, bench_certify,
+bench_regions, bench_sequences and bench_distributed (which launches its own 2 processes
+with torchrun) through each script's ``run(args)``, one after the other, and writes one
+JSON object:
 
     {"device", "torch", "threads", "load_average", "started", "seconds",
      "benchmarks": {name: {"seconds", "device", "ratios": {...}, "table": [...]}}}
@@ -42,30 +43,36 @@ MODES = {
         "gradients": ["--repeats", "2", "--loop-units", "32"],
         "training": ["--repeats", "3", "--fast-repeats", "20", "--steps", "3"],
         "conversion": [],
+        "sequences": ["--repeats", "1"],
         "distributed": ["--repeats", "3"],
         "regions": ["--repeats", "3"],
+        "certify": ["--batch", "4", "--repeats", "3"],
     },
     "quick": {
         "linearize": ["--repeats", "2"],
         "gradients": ["--repeats", "1", "--loop-units", "16"],
         "training": ["--repeats", "2", "--fast-repeats", "8", "--steps", "2"],
         "conversion": ["--only", "resnet_basic,squeezenet,googlenet,mobilenet_v2"],
+        "sequences": ["--repeats", "1", "--sequences", "90", "--hidden", "64"],
         "distributed": ["--repeats", "2", "--points", "512"],
         "regions": ["--repeats", "1"],
+        "certify": ["--batch", "2", "--repeats", "1"],
     },
     "smoke": {
         "linearize": ["--repeats", "1", "--batch", "2"],
         "gradients": ["--repeats", "1", "--loop-units", "2", "--only", "mlp", "--batch", "2"],
         "training": ["--repeats", "1", "--fast-repeats", "1", "--steps", "1", "--batch", "2"],
         "conversion": ["--only", "squeezenet", "--size", "32"],
+        "sequences": ["--repeats", "1", "--sequences", "3", "--hidden", "4"],
         "distributed": ["--repeats", "1", "--points", "16", "--batch", "8"],
         "regions": ["--repeats", "1", "--slice-widths", "8", "--explore-widths", "4"],
+        "certify": ["--batch", "1", "--repeats", "1", "--only", "resnet_2b"],
     },
 }
 #: whether the script takes --device (linearize is numpy-only) and --threads
 FLAGS = {"linearize": (False, False), "gradients": (True, False),
-         "training": (True, True), "conversion": (True, True), "distributed": (True, False),
-         "regions": (False, False)}
+         "training": (True, True), "conversion": (True, True), "certify": (True, True),
+         "regions": (False, False), "sequences": (True, True), "distributed": (True, False)}
 
 
 def resolve_device(name: str) -> str:

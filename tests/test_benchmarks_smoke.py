@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 RUN_ALL = Path(__file__).resolve().parents[1] / "benchmarks" / "run_all.py"
-BENCHMARKS = {"linearize", "gradients", "training", "conversion", "distributed", "regions"}
+BENCHMARKS = {"linearize", "gradients", "training", "conversion", "certify", "distributed",
+              "regions", "sequences"}
 
 
 def load_run_all():
@@ -26,7 +27,7 @@ def load_run_all():
 def test_run_all_smoke_writes_every_benchmark_with_positive_finite_ratios(tmp_path):
     out = tmp_path / "bench.json"
     done = subprocess.run([sys.executable, str(RUN_ALL), "--smoke", "--device", "cpu",
-                           "--json", str(out)], capture_output=True, text=True, timeout=300)
+                           "--json", str(out)], capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(out.read_text())
     assert {"device", "torch", "threads", "load_average", "started", "seconds",

@@ -1,7 +1,8 @@
 """The torch backend: compiled modules, all-unit gradients, certificates at scale, ROLL.
 
 Runs on CUDA when present, on the CPU otherwise, with the same code. Names load lazily so
-that importing this package does not import torch until a name is used.
+that importing this package does not import torch until a name is used. The entry points
+take a network or a sequence model alike (see :mod:`plnet.backends.torch.dispatch`).
 """
 
 from __future__ import annotations
@@ -9,16 +10,16 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "compile": "compiled",
+    "compile": "dispatch",
     "CompiledNetwork": "compiled",
     "resolve_device": "compiled",
-    "unit_gradients": "gradients",
+    "unit_gradients": "dispatch",
     "unit_gradient_sqnorms": "gradients",
-    "margins": "certificates",
-    "certify": "certificates",
+    "margins": "dispatch",
+    "certify": "dispatch",
     "CertificateReport": "certificates",
-    "roll_regularizer": "losses",
-    "regularized_forward": "losses",
+    "roll_regularizer": "dispatch",
+    "regularized_forward": "dispatch",
     "distance_regularizer": "losses",
     "max_relaxation": "losses",
     "register_relaxation": "relaxations",
@@ -31,6 +32,8 @@ _EXPORTS = {
     "RollConfig": "train_config",
     "DataConfig": "train_config",
     "TrackingConfig": "train_config",
+    "CompiledSequence": "sequence_compiled",
+    "SequenceData": "train_sequences",
     "expected_distortion": "distortion",
     "max_distortion": "distortion",
     "integrated_gradients": "distortion",

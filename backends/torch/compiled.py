@@ -52,6 +52,33 @@ def _escape(name: str) -> str:
     return name.replace("%", "%25").replace(".", "%2E")
 
 
+def parameter_dict(params, device, dtype) -> nn.ParameterDict:
+    """IR parameters (name -> array) as an ``nn.ParameterDict`` under escaped keys."""
+    return nn.ParameterDict({
+        _escape(name): nn.Parameter(torch.as_tensor(np.array(value), dtype=dtype,
+                                                    device=device))
+        for name, value in params.items()})
+
+
+class DeviceAnchored(nn.Module):
+    """A module whose dtype and device are those of a scalar buffer, which follows
+    ``.to()`` like a parameter, so they are known without looking at any parameter."""
+
+    def anchor(self, device, dtype) -> None:
+        if dtype not in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+            raise InvalidInputError(f"dtype must be a torch floating dtype, got {dtype!r}")
+        self.register_buffer("_anchor", torch.zeros((), dtype=dtype, device=device),
+                             persistent=False)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._anchor.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self._anchor.device
+
+
 class _Step:
     __slots__ = ("name", "lowering", "inputs", "free", "unit_slice")
 
@@ -60,7 +87,7 @@ class _Step:
         self.free, self.unit_slice = free, unit_slice
 
 
-class CompiledNetwork(nn.Module):
+class CompiledNetwork(DeviceAnchored):
     """A network as a torch module (see :func:`compile`).
 
     Attributes:
@@ -87,22 +114,22 @@ class CompiledNetwork(nn.Module):
         array([[0.5]])
     """
 
-    def __init__(self, net, device, dtype):
+    def __init__(self, net, device, dtype, params=None):
         super().__init__()
-        if dtype not in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
-            raise InvalidInputError(f"dtype must be a torch floating dtype, got {dtype!r}")
+        self.anchor(device, dtype)
         self.net = net
-        # follows .to() like a parameter, so dtype and device are known without parameters
-        self.register_buffer("_anchor", torch.zeros((), dtype=dtype, device=device),
-                             persistent=False)
         self.input_shape = tuple(net.input_shape)
         self.output_shape = tuple(net.output_shape)
         self.input_size = net.input_size
-        self.params = nn.ParameterDict({
-            _escape(name): nn.Parameter(torch.as_tensor(np.array(value), dtype=dtype,
-                                                        device=device))
-            for name, value in net.params.items()})
+        if params is None:
+            params = parameter_dict(net.params, device, dtype)
+        # a given dict is shared: the unrolled lengths of one sequence model train one set
+        self.params = params
         self._names = {name: _escape(name) for name in net.params}
+        missing = sorted(name for name, key in self._names.items() if key not in params)
+        if missing:
+            raise InvalidInputError(f"the shared parameters lack {missing}, which the network "
+                                    f"uses")
         self.steps, self.unit_slices = self._plan(net)
         self.output_index = net.order.index(net.output)
         self.num_units = sum(s.stop - s.start for s in self.unit_slices.values())
@@ -132,14 +159,6 @@ class CompiledNetwork(nn.Module):
     def param_tensors(self) -> dict[str, torch.Tensor]:
         """IR parameter name -> its (shared) ``nn.Parameter``."""
         return {name: self.params[key] for name, key in self._names.items()}
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self._anchor.dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self._anchor.device
 
     def release_workspace(self) -> None:
         """Free the buffers the gradient engines keep between calls (see gradients)."""

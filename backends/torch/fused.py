@@ -63,6 +63,28 @@ def _find_chain(module):
     return chain
 
 
+def sampled_terms(module, x, columns, scale=1.0):
+    """Eq. 10's terms from one fused pass, or None when neither fused pass applies.
+
+    Dense chains take :func:`fused_sampled_terms`; other networks whose ops all run
+    stacked take :func:`plnet.backends.torch.stacked.stacked_sampled_terms`; None (the
+    caller uses the general engine) past the memory budget or for an unsupported op.
+
+    Returns:
+        ``(logits, z [B, N], sq [B, N])`` as :func:`fused_sampled_terms`, or None.
+    """
+    from plnet.backends.torch import stacked
+
+    batch, k = x.shape[0], len(columns)
+    chain = dense_chain(module)
+    if chain is not None:
+        return fused_sampled_terms(module, chain, x, columns, scale) \
+            if fits(module, batch, k) else None
+    if stacked.unsupported_steps(module) or not stacked.fits(module, batch, k):
+        return None
+    return stacked.stacked_sampled_terms(module, x, columns, scale)
+
+
 def fits(module, batch: int, num_axes: int) -> bool:
     """Whether the ``[1 + k, B, N]`` tensors of the fused pass fit the engines' budget.
 

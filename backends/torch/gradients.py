@@ -121,6 +121,7 @@ def run_engine(module, x, columns, sink, *, method="auto", chunk_size=None,
         workspace = getattr(module, "_workspace", None)
         if workspace is None:
             workspace = module._workspace = Workspace()
+        sink.workspace = workspace
     outputs = []
     for start in range(0, total, width):
         cols = columns[start:start + width]
@@ -128,8 +129,9 @@ def run_engine(module, x, columns, sink, *, method="auto", chunk_size=None,
         if plan is not None:
             out = propagate_jacobians(module, plan, pattern, cols, sink, workspace)
         else:
-            t = propagate_tangents(module, pattern, cols, sink, workspace)
-            out = t.reshape(t.shape[0], t.shape[1], -1).transpose(1, 2)
+            t = propagate_tangents(module, pattern, cols, sink, workspace, want_output)
+            out = t.reshape(t.shape[0], t.shape[1], -1).transpose(1, 2) if want_output \
+                else None
         sink.end_chunk()
         if want_output:
             outputs.append(out.expand((b,) + out.shape[1:]))
@@ -171,13 +173,31 @@ def unit_gradients(module, x, *, axes=None, chunk_size=None, method="auto"):
                      inplace=not needs_graph(module, x))
     pattern, _ = run_engine(module, x, columns, sink, method=method, chunk_size=chunk_size)
     z, grad = pattern.z, sink.result()
-    ok = torch.isfinite(z).all(dim=1) & torch.isfinite(grad).flatten(1).all(dim=1)
+    ok = finite_points(z, grad)
     if not bool(ok.all()):
         # late: finite.py builds on this module, so a top-level import would be a cycle
         from plnet.backends.torch.finite import raise_non_finite
 
         raise_non_finite(module, x, ok)
     return z, grad
+
+
+def finite_points(z, grad) -> torch.Tensor:
+    """``[B]`` bool: whether a point's values ``z [B, N]`` and gradients ``grad [B, N, K]``
+    are all finite.
+
+    A finite sum means every summand is finite (NaN and inf propagate through a sum), so
+    one read pass decides the common case; only a point whose sum is not finite (a NaN or
+    inf, or an overflow of huge finite values) takes the elementwise check. ``isfinite`` on
+    ``[B, N, D]`` writes a bool tensor of that size in several passes, which cost more
+    than a third of the CNN's all-unit gradients.
+    """
+    with torch.no_grad():
+        sums = grad.detach().flatten(1).sum(dim=1) + z.detach().sum(dim=1)
+        ok = torch.isfinite(sums)
+        if bool(ok.all()):
+            return ok
+        return torch.isfinite(z).all(dim=1) & torch.isfinite(grad).flatten(1).all(dim=1)
 
 
 def unit_gradient_norms(module, x, kinds, *, axes=None, chunk_size=None, method="auto",

@@ -70,7 +70,7 @@ def relaxation_terms(module, x, *, samples=None, generator=None):
         ``(logits [B, *output_shape], z [B, N], sq [B, N])``, differentiable in the
         parameters; the logits come from the same forward pass that fixes the pattern.
     """
-    from plnet.backends.torch.fused import dense_chain, fits, fused_sampled_terms
+    from plnet.backends.torch.fused import sampled_terms
     from plnet.backends.torch.gradients import prepare, unit_gradient_norms
 
     d = int(module.input_size)
@@ -79,13 +79,12 @@ def relaxation_terms(module, x, *, samples=None, generator=None):
         pattern, norms, _ = unit_gradient_norms(module, x, ("sq",))
         return pattern.output, pattern.z, norms["sq"]
     axes = sample_axes(d, samples, module.device, generator)
-    chain = dense_chain(module)
-    if chain is not None:
-        x = prepare(module, x)
-        if fits(module, x.shape[0], samples):
-            # forward and tangent rows share one GEMM per layer and one autograd node
-            # (see fused): the same numbers at a fraction of the per-op overhead
-            return fused_sampled_terms(module, chain, x, axes, d / samples)
+    x = prepare(module, x)
+    # forward and tangent rows share one call per layer (see fused): the same numbers at a
+    # fraction of the per-op overhead
+    fused = sampled_terms(module, x, axes, d / samples)
+    if fused is not None:
+        return fused
     # A few one-hot tangents through the frozen network cost k thin forward passes; the
     # layer-by-layer Jacobian recursion pays for per-point weight products whatever k is.
     pattern, norms, _ = unit_gradient_norms(module, x, ("sq",), axes=axes,

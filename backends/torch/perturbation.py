@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import math
 
+import networkx
 import torch
 
 
@@ -58,34 +59,54 @@ def one_hot_columns(columns, size, dtype, device):
     return eye
 
 
-def propagate_tangents(module, pattern: FrozenPattern, columns, sink, workspace=None):
+def one_hot_tangents(columns, input_shape, dtype, device):
+    """``[1, k, *input_shape]``: the one-hot tangent of each flat input axis in ``columns``.
+
+    Images (``[C, H, W]``) are laid out channels-last, as the first convolution runs them
+    (converting the ``k`` images costs more than that convolution).
+    """
+    k, shape = len(columns), tuple(input_shape)
+    if len(shape) != 3:
+        eye = one_hot_columns(columns, math.prod(shape), dtype, device)
+        return eye.t().reshape((1, k) + shape)
+    c, h, w = shape
+    eye = torch.zeros((k, h, w, c), dtype=dtype, device=device)
+    channel, pixel = columns // (h * w), columns % (h * w)
+    eye.view(k, h * w, c)[torch.arange(k, device=device), pixel, channel] = 1
+    return eye.permute(0, 3, 1, 2).unsqueeze(0)
+
+
+def propagate_tangents(module, pattern: FrozenPattern, columns, sink, workspace=None,
+                       want_output=True):
     """Push one-hot tangents of the input axes ``columns`` through the frozen network.
 
     Every pattern node's unit gradients go to ``sink`` as ``[B, n, k]``. With a
     ``workspace`` (only when no autograd graph is needed), the pattern ops write their
-    tangents into memory reused from call to call.
+    tangents into memory reused from call to call. Without ``want_output``, the steps that
+    feed no pattern node (e.g. the logits layer) are skipped.
 
     Returns:
-        The output's tangents ``[R, k, *output_shape]`` (R = 1 if no pattern op is upstream).
+        The output's tangents ``[R, k, *output_shape]`` (R = 1 if no pattern op is
+        upstream), or None without ``want_output``.
     """
     params = module.param_tensors()
-    k = len(columns)
     env = [None] * len(module.steps)
     fusions, done = masked_tangent_fusions(module), set()
+    skipped = set() if want_output else steps_feeding_no_unit(module)
     for i, step in enumerate(module.steps):
         low = step.lowering
-        if i in done:  # computed together with its pattern op
+        if i in done or i in skipped:  # computed together with its pattern op, or unused
             for j in step.free:
                 env[j] = None
             continue
         if not step.inputs:
-            eye = one_hot_columns(columns, module.input_size, module.dtype, module.device)
-            env[i] = eye.t().reshape((1, k) + module.input_shape)
+            env[i] = one_hot_tangents(columns, module.input_shape, module.dtype,
+                                      module.device)
             continue
         tangents = [env[j] for j in step.inputs]
         frozen = pattern.indicators.get(step.name)
         if step.unit_slice is not None:
-            sink.put(step.unit_slice, low.unit_tangents(tangents[0], frozen).transpose(1, 2))
+            _put_units(sink, step, tangents[0], frozen)
         consumer = fusions.get(i)
         if consumer is not None and tangents[0].shape[0] == 1:
             env[consumer] = module.steps[consumer].lowering.masked_tangent(
@@ -97,7 +118,36 @@ def propagate_tangents(module, pattern: FrozenPattern, columns, sink, workspace=
                                  out=_reusable(module, workspace, i, tangents[0]))
         for j in step.free:
             env[j] = None
-    return env[module.output_index]
+    return env[module.output_index] if want_output else None
+
+
+def steps_feeding_no_unit(module) -> frozenset[int]:
+    """Steps that are neither a pattern node nor upstream of one: only the output's
+    tangents need them."""
+    cached = module.__dict__.get("_steps_feeding_no_unit")
+    if cached is not None:
+        return cached
+    graph, needed = module.net.graph, set()
+    for step in module.steps:
+        if step.unit_slice is not None:
+            needed.add(step.name)
+            needed.update(networkx.ancestors(graph, step.name))
+    skipped = frozenset(i for i, step in enumerate(module.steps) if step.name not in needed)
+    module.__dict__["_steps_feeding_no_unit"] = skipped
+    return skipped
+
+
+def _put_units(sink, step, tangents, frozen):
+    """Hand a pattern node's unit tangents to ``sink``: as they are (axis-major) when the
+    sink reduces them and the units are the input's elements, else ``[B, n, k]``."""
+    low = step.lowering
+    put_tangents = getattr(sink, "put_tangents", None)
+    if put_tangents is None:
+        sink.put(step.unit_slice, low.unit_tangents(tangents, frozen).transpose(1, 2))
+    elif low.elementwise:
+        put_tangents(step.unit_slice, tangents)
+    else:
+        put_tangents(step.unit_slice, low.unit_tangents(tangents, frozen))
 
 
 def _reusable(module, workspace, slot, like):

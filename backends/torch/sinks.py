@@ -77,6 +77,9 @@ class NormSink:
         self.acc = {k: torch.zeros((batch, num_units), dtype=dtype, device=device)
                     for k in self.kinds}
         self.parts = {}
+        #: a :class:`plnet.backends.torch.perturbation.Workspace` for scratch memory, set
+        #: by the engine when the sink is in place
+        self.workspace = None
 
     def begin_chunk(self, columns: slice):
         self.parts = {k: [] for k in self.kinds}
@@ -95,6 +98,47 @@ class NormSink:
             else:
                 value = grads.abs().amax(dim=2) if grads.shape[2] else grads.sum(dim=2)
             self.parts[kind].append(value.expand(batch, -1))
+
+    def put_tangents(self, unit_slice, tangents):
+        """Store a node's unit tangents as the engine holds them, ``[B or 1, k, *units]``
+        (axis-major): each reduction runs over axis 1 in the tangents' own memory layout.
+
+        The ``[B, n, k]`` view of the same memory reduces over a strided last axis, and
+        a channels-last image would first be copied to flatten its units; here nothing
+        of the tangents' size is written. Differentiable tangents take :meth:`put`."""
+        if tangents.requires_grad:
+            self.put(unit_slice, tangents.flatten(2).transpose(1, 2))
+            return
+        batch = next(iter(self.acc.values())).shape[0]
+        rows = tangents.shape[0]
+        # reduce in memory order: [R, k, E] with E the units as laid out (channels-last
+        # images included); torch's reductions over a permuted layout are several times slower
+        inner = sorted(range(2, tangents.dim()), key=lambda d: -tangents.stride(d))
+        laid = tangents.permute([0, 1] + inner)
+        if not laid.is_contiguous():
+            laid, inner = tangents.contiguous(), list(range(2, tangents.dim()))
+        back = [0] + [inner.index(d) + 1 for d in range(2, tangents.dim())]
+        unit_shape = laid.shape[2:]
+        tangents = laid.reshape(rows, laid.shape[1], -1)
+        # one scratch tensor reused from call to call: a fresh one of this size costs a
+        # page fault per 4 KiB (more than the reductions themselves)
+        scratch = self.scratch(tangents)
+        values = {}
+        if "max" in self.kinds:  # max |t| = max(max t, -min t): no temporary at all
+            values["max"] = torch.maximum(tangents.amax(dim=1), tangents.amin(dim=1).neg_())
+        if "abs" in self.kinds:
+            values["abs"] = torch.abs(tangents, out=scratch).sum(dim=1)
+        if "sq" in self.kinds:
+            values["sq"] = torch.square(tangents, out=scratch).sum(dim=1)
+        for kind in self.kinds:
+            value = values[kind].reshape((rows,) + unit_shape).permute(back)
+            self.parts[kind].append(value.reshape(rows, -1).expand(batch, -1))
+
+    def scratch(self, like):
+        """Memory of ``like``'s shape and layout, from the engine's workspace if any."""
+        if self.workspace is None:
+            return torch.empty_like(like)
+        return self.workspace.like(("norm scratch",), tuple(like.shape), like=like)
 
     def end_chunk(self):
         for kind in self.kinds:

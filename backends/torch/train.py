@@ -18,13 +18,15 @@ from typing import Any, Callable
 import torch
 
 from plnet.backends.torch.distributed import replicas
-from plnet.backends.torch.losses import regularized_forward
+from plnet.backends.torch.dispatch import compile as compile_model
+from plnet.backends.torch.dispatch import is_sequence_model, regularized_forward
 from plnet.backends.torch.train_checkpoint import (load_checkpoint, restore_rng_states,
                                                    rng_states, save_checkpoint)
 from plnet.backends.torch.train_config import GROUPS, FitConfig, OptimizationConfig
-from plnet.backends.torch.train_data import TaskLoss, as_data, epoch_batches
+from plnet.backends.torch.train_data import TaskLoss, epoch_batches
 from plnet.backends.torch.train_metrics import (collect_points, evaluate_task, margin_metrics,
                                                 write_metrics)
+from plnet.backends.torch.train_sequences import training_data
 from plnet.errors import InvalidInputError
 from plnet.network import Network
 
@@ -72,7 +74,8 @@ class FitResult:
 
     @property
     def network(self) -> Network:
-        """The selected model as a :class:`plnet.Network` (float64, for certification)."""
+        """The selected model as a :class:`plnet.Network` (float64, for certification); a
+        :class:`plnet.sequence.SequenceModel` when a sequence model was trained."""
         return self.module.to_network()
 
 
@@ -85,10 +88,15 @@ def fit(module_or_net: Network | torch.nn.Module, train_data: Any,
     fields (``lam=1.0, epochs=5``), or both: keywords override the config's fields.
 
     Args:
-        module_or_net: a :class:`plnet.Network` (compiled here) or a compiled network from
-            :func:`plnet.backends.torch.compile` (trained in place).
+        module_or_net: a :class:`plnet.Network` or :class:`plnet.sequence.SequenceModel`
+            (compiled here), or a module from :func:`plnet.backends.torch.compile` (trained
+            in place).
         train_data: ``(X, y)`` numpy arrays or tensors, or an iterable of ``(x, y)`` batches
-            (e.g. a DataLoader; its own sampler then sets the order and batch size).
+            (e.g. a DataLoader; its own sampler then sets the order and batch size). For a
+            sequence model: ``(sequences, y)`` with a list of ``[T_i, *F]`` arrays, or a
+            :class:`~plnet.backends.torch.train_sequences.SequenceData` (padded + lengths);
+            each batch then holds one length (see
+            :mod:`~plnet.backends.torch.train_sequences`).
         config: the settings (default: ``FitConfig()``).
         val_data: same forms as ``train_data``; selects the returned model and carries the
             margin metrics.
@@ -202,8 +210,8 @@ def _prepare(module_or_net, train_data, val_data, config: FitConfig, device: str
     """The compiled module, the data and the task loss, checked before any training."""
     module = _as_module(module_or_net, device)
     config.roll.check_for(module.input_size)
-    train = as_data(train_data, module.input_shape, "train_data")
-    val = as_data(val_data, module.input_shape, "val_data")
+    train = training_data(module, train_data, "train_data")
+    val = training_data(module, val_data, "val_data")
     return module, train, val, TaskLoss(config.data.loss, math.prod(module.output_shape))
 
 
@@ -327,11 +335,9 @@ def _progress_bar(batches, total, progress, epoch):
 
 
 def _as_module(module_or_net, device):
-    if isinstance(module_or_net, Network):
-        from plnet.backends.torch.compiled import compile as compile_network
-
-        return compile_network(module_or_net, device=device)
-    needed = ("to_network", "input_shape", "input_size", "num_units")
+    if isinstance(module_or_net, Network) or is_sequence_model(module_or_net):
+        return compile_model(module_or_net, device=device)
+    needed = ("to_network", "input_size", "output_shape")
     if not isinstance(module_or_net, torch.nn.Module) or not all(
             hasattr(module_or_net, a) for a in needed):
         raise InvalidInputError(f"fit needs a plnet.Network or a module from "

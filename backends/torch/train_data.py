@@ -114,6 +114,9 @@ def epoch_batches(data: ArrayData | LoaderData, batch_size: int, seed: int, epoc
     """
     from plnet.backends.torch.distributed_data import GlobalBatchSampler
 
+    if hasattr(data, "epoch_batches"):  # variable-length sequences, batched by length
+        yield from data.epoch_batches(batch_size, seed, epoch, num_replicas, rank)
+        return
     if isinstance(data, LoaderData):
         sampler = getattr(data.loader, "sampler", None)
         if hasattr(sampler, "set_epoch"):

@@ -51,13 +51,16 @@ def _task_sums(module, data, task, batch_size, device, dtype, what, ranks) -> li
 
 
 def collect_points(data: ArrayData | LoaderData, limit: int,
-                   ranks: Replicas | None = None) -> np.ndarray:
+                   ranks: Replicas | None = None) -> np.ndarray | list:
     """Up to ``limit`` input points of ``data`` (in its unshuffled order), float64; rank 0's
-    on every rank (a rank's loader may yield its own share)."""
+    on every rank (a rank's loader may yield its own share); a list of ``[T_i, *F]`` arrays
+    for variable-length sequence data."""
     return (ranks or Replicas()).on_rank0(lambda: _first_points(data, limit))
 
 
-def _first_points(data: ArrayData | LoaderData, limit: int) -> np.ndarray:
+def _first_points(data: ArrayData | LoaderData, limit: int) -> np.ndarray | list:
+    if hasattr(data, "collect_points"):
+        return data.collect_points(limit)
     chunks, count = [], 0
     for x, _ in data.batches(max(1, min(limit, 1024)), shuffle=False):
         chunks.append(x[:limit - count].detach().cpu().double().numpy())
@@ -67,7 +70,7 @@ def _first_points(data: ArrayData | LoaderData, limit: int) -> np.ndarray:
     return np.concatenate(chunks, axis=0)
 
 
-def margin_metrics(module: torch.nn.Module, points: np.ndarray, chunk: int,
+def margin_metrics(module: torch.nn.Module, points: np.ndarray | list, chunk: int,
                    engine: str = "certify", ranks: Replicas | None = None) -> dict:
     """Certified l2 and l1 margin percentiles and #CLR bounds over ``points``.
 
@@ -87,11 +90,12 @@ def _margin_metrics(module, points, chunk, engine, ranks) -> dict:
     from plnet.analysis.margins import margin_percentile
     from plnet.errors import PrecisionWarning
 
-    out = {"margin_points": int(points.shape[0])}
+    out = {"margin_points": len(points)}
     if engine == "certify":
-        from plnet.backends.torch.certificates import certify
+        from plnet.backends.torch.dispatch import certify
 
-        x = torch.as_tensor(points, dtype=module.dtype, device=module.device)
+        x = points if isinstance(points, list) else torch.as_tensor(
+            points, dtype=module.dtype, device=module.device)
         try:
             with warnings.catch_warnings():
                 # training diagnostics, not certificates: float32 is the point here
@@ -101,7 +105,7 @@ def _margin_metrics(module, points, chunk, engine, ranks) -> dict:
                                  distributed=ranks.distributed)
         except plnet.TieError:
             return {**out, "clr_lower": None, "clr_upper": None,
-                    "clr_tied_points": int(points.shape[0])}
+                    "clr_tied_points": len(points)}
         margins = {"l2": report.margins[2.0], "l1": report.margins[1.0]}
         count = report.regions
     else:
@@ -122,7 +126,7 @@ def _margin_metrics(module, points, chunk, engine, ranks) -> dict:
         for q in PERCENTILES:
             out[f"margin_{name}_p{q}"] = margin_percentile(values, q)
     if count is None:
-        out.update(clr_lower=None, clr_upper=None, clr_tied_points=int(points.shape[0]))
+        out.update(clr_lower=None, clr_upper=None, clr_tied_points=len(points))
     else:
         out.update(clr_lower=int(count.lower), clr_upper=int(count.upper),
                    clr_tied_points=len(count.tied_points))

@@ -74,8 +74,11 @@ def _model_with_output(proto, out_name: str):
 
 
 def check_against_onnxruntime(proto, net, specs, out_name, out_batch_axis, source,
-                              samples: int = 8, seed: int = 0) -> float:
+                              samples: int = 8, seed: int = 0, extra_feeds=None) -> float:
     """Compare the network with onnxruntime; raise ConversionMismatch beyond the tolerance.
+
+    ``extra_feeds``: input name -> ``f(run_size)`` giving the value of an input that is
+    not part of the network input (an RNN's sequence lengths).
 
     Returns:
         The largest absolute difference seen.
@@ -102,6 +105,7 @@ def check_against_onnxruntime(proto, net, specs, out_name, out_batch_axis, sourc
             chunk = part[r * run_size:(r + 1) * run_size].reshape((run_size,) + spec.sample_shape)
             feeds[spec.name] = (chunk[0] if spec.batch_axis is None
                                 else np.moveaxis(chunk, 0, spec.batch_axis))
+        feeds.update({name: make(run_size) for name, make in (extra_feeds or {}).items()})
         try:
             (out,) = sess.run([out_name], feeds)
         except Exception as exc:

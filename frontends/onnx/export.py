@@ -8,6 +8,7 @@ Each IR node is written by the exporter registered for its op type
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,6 +20,7 @@ if TYPE_CHECKING:  # onnx loads lazily, inside to_onnx
     import onnx
 
     from plnet.network import Network
+    from plnet.sequence import SequenceModel
 
 #: Opset written when none is asked for (from 18 on, Pad carries an ``axes`` input, which
 #: keeps onnxruntime from fusing it wrongly into a MaxPool); newer when an op needs it.
@@ -26,8 +28,14 @@ DEFAULT_OPSET = 18
 BATCH = "N"
 
 
-def to_onnx(net: Network, opset: int | None = None, dtype: str = "float32") -> onnx.ModelProto:
-    """Export a network as an ``onnx.ModelProto``.
+def to_onnx(net: Network | SequenceModel, opset: int | str | os.PathLike | None = None,
+            dtype: str = "float32", *, path: str | os.PathLike | None = None) -> onnx.ModelProto:
+    """Export a network (or a sequence model) as an ``onnx.ModelProto``.
+
+    A :class:`plnet.sequence.SequenceModel` with an ``"elman"`` recipe is written with ONNX
+    ``RNN`` nodes over a dynamic time axis, input ``[N, T, *F]``
+    (:mod:`plnet.frontends.onnx.export_sequence`); ``opset`` does not apply to it. A path
+    given (``path=``, or in place of ``opset``) receives the file too.
 
     The model's input and output have a dynamic batch axis ``N`` in front of the network's
     per-sample shapes. Every IR op is exported: Dense -> MatMul (+ Add), Conv/MaxPool/
@@ -59,10 +67,25 @@ def to_onnx(net: Network, opset: int | None = None, dtype: str = "float32") -> o
         array([[0.5]], dtype=float32)
     """
     onnx = require("onnx", "onnx", "Exporting to ONNX")
-    from onnx import TensorProto, helper
-
+    if isinstance(opset, (str, os.PathLike)):
+        opset, path = None, opset
     if dtype not in ("float32", "float64"):
         raise InvalidInputError(f"to_onnx dtype must be 'float32' or 'float64', got {dtype!r}")
+    if hasattr(net, "unroll"):  # a sequence model
+        from plnet.frontends.onnx.export_sequence import sequence_to_onnx
+
+        model = sequence_to_onnx(net, dtype)
+    else:
+        model = _network_to_onnx(net, opset, dtype)
+    if path is not None:
+        onnx.save(model, os.fspath(path))
+    return model
+
+
+def _network_to_onnx(net, opset, dtype):
+    import onnx
+    from onnx import TensorProto, helper
+
     needs = {name: min_opset(net.op(name)) for name in net.order}
     newest = onnx.defs.onnx_opset_version()
     if opset is None:

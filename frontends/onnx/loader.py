@@ -16,6 +16,8 @@ from plnet.errors import (GraphError, InvalidInputError, NotPiecewiseLinearError
 from plnet.frontends.onnx import folding, fusion, model_file
 from plnet.frontends.onnx.context import ConversionContext, NodeContext
 from plnet.frontends.onnx.registry import NONDETERMINISTIC, lookup
+from plnet.frontends.onnx.sequence import (WHOLE_LENGTHS, dynamic_time_axis, length_inputs,
+                                           sequence_from_onnx)
 from plnet.frontends.onnx.tensor import Tensor
 from plnet.network import Network
 from plnet.ops import Reshape, Slice
@@ -23,14 +25,22 @@ from plnet.ops import Reshape, Slice
 if TYPE_CHECKING:  # onnx loads lazily, inside the functions that need it
     import onnx
 
+    from plnet.sequence import SequenceModel
+
 #: Output ops that ``drop_trailing=True`` removes: monotone, so the argmax is unchanged.
 TRAILING_OPS = ("Softmax", "LogSoftmax", "Sigmoid")
 
 
 def from_onnx(model: str | os.PathLike | bytes | onnx.ModelProto, *, batch_dim: int | None = 0, output: str | None = None,
               input_names: str | Sequence[str] | None = None, drop_trailing: bool = False, check: bool = True,
-              check_samples: int = 8, seed: int = 0) -> Network:
-    """Convert an ONNX model into a :class:`plnet.Network`.
+              check_samples: int = 8, seed: int = 0) -> Network | SequenceModel:
+    """Convert an ONNX model into a :class:`plnet.Network`, or a
+    :class:`plnet.sequence.SequenceModel` when the file's time axis is dynamic.
+
+    A sequence model: the one symbolic input axis besides the batch is the time axis, the
+    first axis of a sample (``[N, T, F]``; ``[T, N, F]`` with ``batch_dim=1``); the file is
+    converted with it fixed at each length on demand (parameters tied by name), and
+    checked against onnxruntime at two lengths (:mod:`plnet.frontends.onnx.sequence`).
 
     The network's input is the model's own input with its batch axis removed: its layout
     (NHWC stays NHWC) and per-sample shape are the file's. Any batch size works, even when
@@ -84,6 +94,31 @@ def from_onnx(model: str | os.PathLike | bytes | onnx.ModelProto, *, batch_dim: 
     if batch_dim is not None and not isinstance(batch_dim, (int, np.integer)):
         raise InvalidInputError(f"batch_dim must be an int or None, got {batch_dim!r}")
     consts = model_file.constants(proto, source)
+    time = dynamic_time_axis(proto, consts, batch_dim, source)
+    if time is not None:  # a dynamic time axis: a sequence model, converted per length
+        options = dict(batch_dim=batch_dim, output=output, input_names=input_names,
+                       drop_trailing=drop_trailing, check_samples=check_samples, seed=seed)
+        # no scale/shift folding: at one length it can fold a shared bias into a layer's
+        # own (an RNN of one step), which would untie it from the other lengths
+        return sequence_from_onnx(
+            proto, source, time,
+            lambda fixed, checked, steps: convert_model(
+                fixed, source, opset, consts, check=checked, fold=False,
+                lengths={n: (t, steps) for n, t in length_inputs(proto).items()}, **options),
+            check)
+    return convert_model(proto, source, opset, consts, batch_dim=batch_dim, output=output,
+                         input_names=input_names, drop_trailing=drop_trailing, check=check,
+                         check_samples=check_samples, seed=seed)
+
+
+def convert_model(proto, source, opset, consts, *, batch_dim, output, input_names,
+                  drop_trailing, check, check_samples, seed, fold=True,
+                  lengths=None) -> Network:
+    """``from_onnx`` of a model without a dynamic time axis (``fold``: fold per-output
+    scale/shifts into the layer before them; ``lengths``: RNN ``sequence_lens`` inputs
+    -> (dtype, the length every sample has), fed to onnxruntime as such)."""
+    lengths = lengths or {}
+    consts = {**consts, **{name: WHOLE_LENGTHS for name in lengths}}
     graph_inputs = [v for v in proto.graph.input if v.name not in consts]
     out_name, dropped = _choose_output(proto, output, drop_trailing, source, opset, consts)
 
@@ -112,7 +147,7 @@ def from_onnx(model: str | os.PathLike | bytes | onnx.ModelProto, *, batch_dim: 
     if batch_dim is None and result.batch_axis is not None:
         # the file's output has no batch axis either: give the network the file's shape
         result = ctx.unbatch(result, "the output", source)
-    net = _finish(builder, result.node)
+    net = _finish(builder, result.node, fold)
     offsets = np.cumsum([0] + [math.prod(s.sample_shape) for s in specs])
     net.graph.graph.update(
         source=source, onnx_output=out_name, dropped=dropped,
@@ -121,8 +156,10 @@ def from_onnx(model: str | os.PathLike | bytes | onnx.ModelProto, *, batch_dim: 
     if check:
         from plnet.frontends.onnx.check import check_against_onnxruntime
 
+        feeds = {name: (lambda size, dtype=dtype, steps=steps: np.full(size, steps, dtype))
+                 for name, (dtype, steps) in lengths.items()}
         check_against_onnxruntime(proto, net, specs, out_name, result.batch_axis, source,
-                                  samples=check_samples, seed=seed)
+                                  samples=check_samples, seed=seed, extra_feeds=feeds)
     return net
 
 
@@ -288,7 +325,7 @@ def _check_attributes(node: NodeContext) -> None:
                                  f"{sorted(schema.attributes)})")
 
 
-def _finish(builder: NetworkBuilder, output: str) -> Network:
+def _finish(builder: NetworkBuilder, output: str, fold: bool = True) -> Network:
     """The network of the output's ancestors (converters may leave unused helper nodes), with
     per-output scale/shifts folded into the dense or conv layer before them."""
     keep = nx.ancestors(builder.graph, output) | {output}
@@ -296,6 +333,7 @@ def _finish(builder: NetworkBuilder, output: str) -> Network:
     if builder.input not in graph:
         raise GraphError(f"the output {output!r} does not depend on the input")
     params = dict(builder.params)
-    output = fusion.fold_scale_shifts(graph, params, builder.shapes, output)
+    if fold:
+        output = fusion.fold_scale_shifts(graph, params, builder.shapes, output)
     used = {p for n in graph for p in graph.nodes[n]["op"].param_names()}
     return Network(graph, {k: v for k, v in params.items() if k in used}, output)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -29,19 +29,23 @@ def check_points(example: torch.Tensor, samples: int, seed: int) -> np.ndarray:
 
 
 def reference_output(module: torch.nn.Module, gm: torch.fx.GraphModule, output_fx: torch.fx.Node,
-                     x: np.ndarray) -> np.ndarray:
-    """The module's value at ``output_fx`` (its output unless a trailing op was dropped)."""
+                     x: np.ndarray, make_args: Callable | None = None) -> np.ndarray:
+    """The module's value at ``output_fx`` (its output unless a trailing op was dropped).
+
+    ``make_args(x)`` gives the forward's arguments for the batch tensor ``x`` (default:
+    ``(x,)``; a sequence model passes lengths or a packed sequence).
+    """
     import torch
     import torch.fx
 
     from plnet.frontends.torch.threads import one_thread
 
-    xt = torch.as_tensor(x, dtype=torch.float64)
+    args = (make_args or (lambda t: (t,)))(torch.as_tensor(x, dtype=torch.float64))
     final = next(n for n in gm.graph.nodes if n.op == "output").args[0]
     with torch.no_grad(), one_thread():
         if output_fx is final:
             model = copy.deepcopy(module).to("cpu", torch.float64).eval()
-            return model(xt).detach().numpy()
+            return model(*args).detach().numpy()
         model = copy.deepcopy(gm).to("cpu", torch.float64).eval()
         seen = {}
 
@@ -52,7 +56,7 @@ def reference_output(module: torch.nn.Module, gm: torch.fx.GraphModule, output_f
                     seen["value"] = value
                 return value
 
-        Recorder(model).run(xt)
+        Recorder(model).run(*args)
         return seen["value"].detach().numpy()
 
 

@@ -15,14 +15,14 @@ from plnet.frontends.torch.values import TensorValue
 
 
 def _relu(lower, node, x):
-    tv = lower.tensor(x)
-    return TensorValue(lower.builder.relu(tv.node, name=lower.node_name(node)))
+    tv = lower.tensor(x, batch_first=False)  # elementwise: the batch may sit anywhere
+    return TensorValue(lower.builder.relu(tv.node, name=lower.node_name(node)), tv.batch_axis)
 
 
 def _leaky(lower, node, x, alpha):
-    tv = lower.tensor(x)
+    tv = lower.tensor(x, batch_first=False)
     return TensorValue(lower.builder.leaky_relu(tv.node, float(alpha),
-                                                name=lower.node_name(node)))
+                                                name=lower.node_name(node)), tv.batch_axis)
 
 
 @converts_module(nn.ReLU)

@@ -12,7 +12,8 @@ import torch
 
 from plnet.frontends.torch.axis_maps import gather_along
 from plnet.frontends.torch.registry import converts_function, converts_method
-from plnet.frontends.torch.values import BATCH, AffineValue, ShapeValue, TensorValue
+from plnet.frontends.torch.values import (BATCH, AffineValue, BatchConstant, ShapeValue,
+                                          TensorValue, is_tensor_like, to_numpy)
 
 
 def _sizes(dims):
@@ -31,8 +32,27 @@ def _copies(lower, node, tv, indices_per_axis):
     return TensorValue(cur)
 
 
+def _batch_constant(lower, x, counts, what):
+    """A constant copied along the batch axis (``counts`` holds BATCH there)."""
+    value = to_numpy(x)
+    batch = [i for i, c in enumerate(counts) if c is BATCH]
+    if len(batch) != 1 or len(counts) != value.ndim or value.shape[batch[0]] != 1:
+        raise lower.unsupported(f"{what}{tuple(counts)} of a constant of shape "
+                                f"{value.shape}: only an axis of length 1 can be copied "
+                                f"along the batch (x.size(0)), once")
+    axis = batch[0]
+    value = np.squeeze(value, axis)
+    rest = [c for i, c in enumerate(counts) if i != axis]
+    if what == "repeat":
+        return BatchConstant(np.tile(value, [int(c) for c in rest]), axis)
+    shape = [n if c == -1 else int(c) for n, c in zip(value.shape, rest)]
+    return BatchConstant(np.broadcast_to(value, shape).copy(), axis)
+
+
 @converts_method("expand")
 def convert_expand(lower, node, x, *sizes):
+    if not is_tensor_like(x):
+        return _batch_constant(lower, x, _sizes(sizes), "expand")
     tv = lower.tensor(x)
     shape = lower.shape(tv)
     sizes = _sizes(sizes)
@@ -59,6 +79,8 @@ def convert_expand_as(lower, node, x, other):
 
 @converts_method("repeat")
 def convert_repeat(lower, node, x, *counts):
+    if not is_tensor_like(x):
+        return _batch_constant(lower, x, _sizes(counts), "repeat")
     tv = lower.tensor(x)
     shape = lower.shape(tv)
     counts = [int(c) for c in _sizes(counts)]
@@ -75,14 +97,19 @@ def _filled(lower, node, like, shape, value):
     shape = tuple(int(n) for n in shape)
     if tuple(lower.shape(like)) == shape:
         return AffineValue(like, np.zeros(shape), np.full(shape, float(value)))
-    # another shape: a dense with zero weights from the flattened input
+    # another shape: exact zeros from the input's first entry, padded and sliced (no
+    # parameter enters, so training cannot move the constant), then the fill value
     b = lower.builder
     name = lower.node_name(node)
     flat = b.input if len(b.shape(b.input)) == 1 else b.flatten(b.input,
                                                                  name=lower.fresh(f"{name}.flat"))
     size = math.prod(shape)
-    cur = b.dense(flat, np.zeros((size, b.shape(flat)[0])), np.full(size, float(value)),
-                  name=lower.fresh(name if shape == (size,) else f"{name}.dense"))
+    first = b.take(flat, 0, [0], name=lower.fresh(f"{name}.first"))
+    padded = b.pad(first, ((0, size),), name=lower.fresh(f"{name}.pad"))
+    cur = b.slice(padded, 0, 1, 1 + size, name=lower.fresh(f"{name}.zeros"))
+    if value != 0:
+        cur = b.scale_shift(cur, shift=np.full(size, float(value)),
+                            name=lower.fresh(name if shape == (size,) else f"{name}.fill"))
     if shape != (size,):
         cur = b.reshape(cur, shape, name=lower.fresh(name))
     return TensorValue(cur)

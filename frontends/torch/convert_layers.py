@@ -97,10 +97,16 @@ def _weighted_layer(lower, node, weight, bias, channel_last_ok, add_node):
 
 
 def _dense(lower, node, x, weight, bias):
-    tv = lower.tensor(x)
+    tv = lower.tensor(x, batch_first=False)
+    rank = len(lower.shape(tv)) + 1
+    if tv.batch_axis == rank - 1:
+        raise lower.unsupported("a Linear layer acts on the last axis, which here is the "
+                                "batch axis; transpose the batch axis back first")
     name = lower.node_name(node)
-    return _weighted_layer(lower, node, weight, bias, len(lower.shape(tv)) == 1,
-                           lambda w, b: lower.builder.dense(tv.node, w, b, name=name))
+    out = _weighted_layer(lower, node, weight, bias, len(lower.shape(tv)) == 1,
+                          lambda w, b: lower.builder.dense(tv.node, w, b, name=name))
+    # the last axis is not the batch: a time-major [T, B, F] sequence stays time-major
+    return TensorValue(out.node, tv.batch_axis)
 
 
 @converts_module(nn.Linear)

@@ -58,13 +58,14 @@ class PlnetModule(nn.Module):
         plnet_input_name: the IR input node's name (kept for a round trip).
     """
 
-    def __init__(self, net, dtype):
+    def __init__(self, net, dtype, shared=None):
         super().__init__()
         names = sorted(net.params)
         self._param_keys = {name: f"p{i}" for i, name in enumerate(names)}
+        shared = shared or {}
         self.params = nn.ParameterDict({
-            self._param_keys[name]: nn.Parameter(torch.tensor(net.params[name], dtype=dtype))
-            for name in names})
+            self._param_keys[name]: shared[name] if name in shared else
+            nn.Parameter(torch.tensor(net.params[name], dtype=dtype)) for name in names})
         keys = {name: f"n{i}" for i, name in enumerate(net.order)}
         self.nodes = nn.ModuleDict()
         self._plan = []
@@ -93,8 +94,50 @@ class PlnetModule(nn.Module):
         return env[self._output_key]
 
 
+class SequenceModule(nn.Module):
+    """A sequence model as a torch module: ``forward(x)`` with ``x`` ``[B, T, *F]``, any T.
+
+    The network of each length is built on first use and kept; every length uses the same
+    ``nn.Parameter`` objects (one per name of ``model.params``), so training through any
+    length updates the one tied set.
+
+    Attributes:
+        params: ``p<i>`` -> ``nn.Parameter``, one per parameter name.
+        model: the :class:`plnet.sequence.SequenceModel`.
+    """
+
+    def __init__(self, model, dtype):
+        super().__init__()
+        names = sorted(model.params)
+        self._param_keys = {name: f"p{i}" for i, name in enumerate(names)}
+        self.params = nn.ParameterDict({
+            self._param_keys[name]: nn.Parameter(torch.tensor(model.params[name], dtype=dtype))
+            for name in names})
+        self.model, self._dtype = model, dtype
+        self._lengths: dict[int, PlnetModule] = {}  # not submodules: they hold no own state
+
+    def parameter(self, name: str):
+        """The ``nn.Parameter`` holding parameter ``name`` (shared by every length)."""
+        return self.params[self._param_keys[name]]
+
+    def unrolled(self, length: int) -> PlnetModule:
+        """The module of one length (its parameters are this module's)."""
+        if length not in self._lengths:
+            net = self.model.unroll(length)
+            shared = {name: self.parameter(name) for name in net.params}
+            self._lengths[length] = PlnetModule(net, self._dtype, shared)
+        return self._lengths[length]
+
+    def forward(self, x):
+        if x.ndim != 2 + len(self.model.feature_shape):
+            raise ValueError(f"expected a batch [B, T, *{self.model.feature_shape}] of "
+                             f"equal-length sequences, got shape {tuple(x.shape)}")
+        return self.unrolled(int(x.shape[1]))(x)
+
+
 def to_torch(net, *, dtype=None):
-    """Export a :class:`plnet.Network` as a ``torch.nn.Module`` computing the same function.
+    """Export a :class:`plnet.Network` (or a sequence model, as a :class:`SequenceModule`
+    taking any length) as a ``torch.nn.Module`` computing the same function.
 
     Args:
         net: the network.
@@ -105,4 +148,6 @@ def to_torch(net, *, dtype=None):
         A :class:`PlnetModule`; ``module.parameter(name)`` gives the ``nn.Parameter`` of an
         IR parameter, shared by every node that uses it.
     """
+    if hasattr(net, "unroll"):  # a sequence model
+        return SequenceModule(net, dtype or torch.float32)
     return PlnetModule(net, dtype or torch.float32)

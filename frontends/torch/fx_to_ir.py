@@ -17,12 +17,13 @@ from plnet.errors import NotPiecewiseLinearError, ShapeError, UnsupportedOpError
 # importing the converter families registers them; the registry itself imports none of
 # them, so that the families can import it without a cycle
 from plnet.frontends.torch import (convert_activations, convert_arith,  # noqa: F401
-                                   convert_expand, convert_layers, convert_pad, convert_plnet,
+                                   convert_expand, convert_layers, convert_pad,
+                                   convert_packing, convert_plnet,
                                    convert_pooling, convert_reduce, convert_resize, convert_rnn,
                                    convert_split,
                                    convert_views, registry)
-from plnet.frontends.torch.values import (AffineValue, TensorValue, contains_tensor,
-                                          is_tensor_like, to_numpy)
+from plnet.frontends.torch.values import (AffineValue, PackedValue, TensorValue,
+                                          contains_tensor, is_tensor_like, to_numpy)
 
 if TYPE_CHECKING:  # for annotations only
     import numpy.typing as npt
@@ -84,6 +85,10 @@ class FxToIR:
         self._affine_origin: dict[int, tuple[object, str]] = {}
         self._emitted: dict[int, tuple[object, TensorValue]] = {}
         self.node = None
+        #: the first input: the network input, or a packed sequence of it
+        self.input_value: Value | PackedValue = TensorValue(self.builder.input)
+        #: what further forward arguments without a default stand for (the lengths)
+        self.extra_inputs: list = []
 
     # --- errors --------------------------------------------------------------------------
     def where(self, node: torch.fx.Node | None = None) -> str:
@@ -224,11 +229,14 @@ class FxToIR:
                 if self.env and node.args:  # an argument fixed at its default while tracing
                     self.env[node] = node.args[0]
                     continue
+                if self.env and self.extra_inputs:
+                    self.env[node] = self.extra_inputs.pop(0)
+                    continue
                 if self.env:
                     raise UnsupportedOpError(f"the module's forward takes more than one "
                                              f"input ({node.name!r}); plnet networks have "
                                              f"exactly one (concatenate them first)")
-                self.env[node] = TensorValue(self.builder.input)
+                self.env[node] = self.input_value
                 continue
             if node.op == "output":
                 output = torch.fx.node.map_arg(node.args[0], lambda n: self.env[n])

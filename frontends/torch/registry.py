@@ -16,6 +16,9 @@ from typing import Callable
 
 #: torch.nn.Module subclass -> converter (exact type match, then the MRO)
 MODULE_CONVERTERS: dict[type, Callable] = {}
+#: (predicate, converter): modules of other types recognised by their attribute interface
+#: (an Elman RNN written outside torch), tried after the types
+INTERFACE_CONVERTERS: list[tuple[Callable[[object], bool], Callable]] = []
 #: python callable (torch.add, operator.add, F.relu, ...) -> converter
 FUNCTION_CONVERTERS: dict[Callable, Callable] = {}
 #: tensor method name ("view", "relu", ...) -> converter
@@ -45,10 +48,28 @@ converts_method = _registrar(
     METHOD_CONVERTERS, "Register a converter for ``call_method`` nodes (``x.name(...)``).")
 
 
+def converts_interface(predicate: Callable[[object], bool]):
+    """Register a converter for every module for which ``predicate(module)`` holds (a duck
+    type, so the frontend need not import the package that defines the module); such
+    modules are leaves while tracing."""
+    def decorate(fn):
+        INTERFACE_CONVERTERS.append((predicate, fn))
+        return fn
+    return decorate
+
+
 def module_converter(module: object) -> Callable | None:
-    """The converter for ``module``'s type, looked up along its MRO."""
+    """The converter for ``module``'s type, looked up along its MRO, then by interface."""
     for cls in type(module).__mro__:
         if cls in MODULE_CONVERTERS:
             return MODULE_CONVERTERS[cls]
+    return interface_converter(module)
+
+
+def interface_converter(module: object) -> Callable | None:
+    """The converter registered for an interface ``module`` has, if any."""
+    for predicate, fn in INTERFACE_CONVERTERS:
+        if predicate(module):
+            return fn
     return None
 

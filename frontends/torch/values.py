@@ -71,6 +71,35 @@ class ShapeValue:
     dims: tuple
 
 
+@dataclasses.dataclass(frozen=True)
+class BatchConstant:
+    """A constant copied along the batch (``h0.expand(-1, x.size(0), -1)``): ``value`` is
+    the constant without the batch axis, which sits at ``batch_axis`` in torch."""
+
+    value: np.ndarray
+    batch_axis: int
+
+
+@dataclasses.dataclass(frozen=True)
+class PackedValue:
+    """A ``PackedSequence`` of equal-length sequences (each sample is converted at its own
+    length, so packing keeps every step): ``data`` is the padded tensor it packs."""
+
+    data: TensorValue
+
+
+class _Lengths:
+    """The sequence lengths of a batch: every sample's length is the traced length."""
+
+    def __repr__(self) -> str:
+        return "<lengths>"
+
+
+#: Stands for the lengths a sequence model passes beside its input (``forward(x, lengths)``)
+#: and for those ``pad_packed_sequence`` returns.
+LENGTHS = _Lengths()
+
+
 def is_tensor_like(value: object) -> bool:
     """True for values that depend on the network input."""
     return isinstance(value, (TensorValue, AffineValue))
@@ -84,9 +113,9 @@ def contains_tensor(value: object) -> bool:
         return any(contains_tensor(v) for v in value)
     if isinstance(value, dict):
         return any(contains_tensor(v) for v in value.values())
-    if isinstance(value, ShapeValue):
+    if isinstance(value, (ShapeValue, BatchConstant, PackedValue)):
         return True
-    return value is BATCH
+    return value is BATCH or value is LENGTHS
 
 
 def to_numpy(value: object) -> np.ndarray:

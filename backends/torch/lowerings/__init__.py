@@ -8,8 +8,8 @@ type. The contract is in :mod:`plnet.backends.torch.lowerings.base`.
 To lower a new op: write its class in the file of its family (as ``plnet/ops/``),
 decorate it with ``@lowers(OpClass)``, import it below, and derive it from
 
-- :class:`AffineLowering` for an op without a pattern: ``linear`` (plus ``forward`` when
-  there is an offset) gives the perturbation engine for free; set ``supports_recursion``
+- :class:`AffineLowering` for an op without a pattern: ``linear`` (plus ``forward`` and
+  ``offset`` when there is an offset) gives the perturbation engine for free; set ``supports_recursion``
   and write ``jacobian_step`` if its Jacobian is one of the recursion's primitives;
 - :class:`PatternLowering` for a pattern-carrying op: ``forward``, ``indicator``,
   ``units``, ``unit_tangents``, ``tangent``, ``key`` and ``jacobian_step`` together

@@ -121,6 +121,13 @@ class AffineLowering(Lowering):
         """The forward pass without its constant offset."""
         raise NotImplementedError
 
+    def offset(self, params) -> torch.Tensor | None:
+        """The constant ``forward - linear`` (broadcast against ``[B, *out_shape]``), or
+        None. A subclass whose :meth:`forward` adds a constant declares it here: the
+        stacked pass (:mod:`plnet.backends.torch.stacked`) adds it to the forward rows
+        only, and skips networks with an affine op that overrides ``forward`` alone."""
+        return None
+
     def tangent(self, ts, params, frozen=None, out=None):
         rows, k = max(t.shape[0] for t in ts), ts[0].shape[1]
         flat = [t.expand((rows,) + t.shape[1:]).reshape((rows * k,) + t.shape[2:])

@@ -40,6 +40,11 @@ class ConvLowering(AffineLowering):
     def linear(self, xs, params):
         return self.run(xs[0], params[self.op.weight], None)
 
+    def offset(self, params):
+        if self.op.bias is None:
+            return None
+        return params[self.op.bias].reshape((-1,) + (1,) * self.n_spatial)
+
 
 @lowers(ConvTranspose)
 class ConvTransposeLowering(AffineLowering):
@@ -74,3 +79,8 @@ class ConvTransposeLowering(AffineLowering):
 
     def linear(self, xs, params):
         return self.run(xs[0], params[self.op.weight], None)
+
+    def offset(self, params):
+        if self.op.bias is None:
+            return None
+        return params[self.op.bias].reshape((-1,) + (1,) * self.n_spatial)

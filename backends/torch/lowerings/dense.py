@@ -24,5 +24,8 @@ class DenseLowering(AffineLowering):
     def linear(self, xs, params):
         return F.linear(xs[0], params[self.op.weight])
 
+    def offset(self, params):
+        return params[self.op.bias] if self.op.bias is not None else None
+
     def jacobian_step(self, rec, jacs, params, frozen=None):
         return rec.matmul(jacs[0], params[self.op.weight], self.in_shapes[0])

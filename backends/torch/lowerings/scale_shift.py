@@ -19,6 +19,9 @@ class ScaleShiftLowering(AffineLowering):
     def linear(self, xs, params):
         return xs[0] * params[self.op.scale] if self.op.scale is not None else xs[0]
 
+    def offset(self, params):
+        return params[self.op.shift] if self.op.shift is not None else None
+
     def jacobian_step(self, rec, jacs, params, frozen=None):
         if self.op.scale is None:
             return rec.view(jacs[0])

@@ -33,7 +33,10 @@ def convert_concat(node):
     values = [node.input(i) for i in range(len(node.proto.input))]
     tensors = [v for v in values if isinstance(v, Tensor)]
     axis = int(node.attr("axis"))
-    if len(tensors) < len(values):
+    broadcast = _batch_broadcast_constants(node, values, tensors, axis)
+    if broadcast is not None:
+        values = broadcast
+    elif len(tensors) < len(values):
         tensors = [ctx.unbatch(t, "a Concat with constants", node.where) for t in tensors]
         values = [ctx.unbatch(v, "a Concat with constants", node.where) if isinstance(v, Tensor)
                   else constant_tensor(node, np.asarray(v, np.float64), tensors[0])
@@ -46,6 +49,30 @@ def convert_concat(node):
     if len(values) == 1:
         return values[0]
     return ctx.emit(Concat(axis=sample_axis), values, node.name, values[0])
+
+
+def _batch_broadcast_constants(node, values, tensors, axis):
+    """The Concat's inputs with each constant as a per-sample tensor, when the constants
+    have size 1 on the tensors' batch axis and the Concat is along another axis (else None).
+
+    A valid Concat needs equal sizes off its axis, so such a constant had the batch's size
+    in the file: a constant built from the batch size (``zeros(batch, hidden)``, an
+    RNN's zero state), which folding gives size 1 since it is the same for every sample.
+    """
+    ctx = node.ctx
+    if not tensors or len(tensors) == len(values):
+        return None
+    batch = {t.batch_axis for t in tensors}
+    rank = len(ctx.onnx_shape(tensors[0]))
+    if len(batch) != 1 or None in batch or tensors[0].batch_one or axis % rank in batch:
+        return None
+    (b,) = batch
+    consts = [np.asarray(v, np.float64) for v in values if not isinstance(v, Tensor)]
+    if any(c.ndim != rank or c.shape[b] != 1 for c in consts):
+        return None
+    return [v if isinstance(v, Tensor) else
+            constant_tensor(node, np.take(np.asarray(v, np.float64), 0, axis=b), tensors[0])
+            for v in values]
 
 
 def _slice_axis(node, x: Tensor, axis: int, start: int, end: int, step: int) -> Tensor:

@@ -55,7 +55,7 @@ def test_rnn_relu_matches_onnxruntime(ox, layout, with_h0, outputs):
 def test_rnn_steps_share_their_weights(ox):
     net = plnet.from_onnx(_rnn_model(ox, layout=1), batch_dim=0, check=False)
     dense_weights = {net.op(n).weight for n in net.order if net.op(n).type_name == "dense"}
-    assert dense_weights == {"rnn.W", "rnn.R"}
+    assert dense_weights == {"rnn.W", "rnn.R"}  # biases are tied too, as scale/shifts
 
 
 def test_rnn_opset_7_and_leaky_relu(ox):
@@ -69,7 +69,3 @@ def test_rnn_with_tanh_is_not_piecewise_linear(ox):
         plnet.from_onnx(_rnn_model(ox, activation="Tanh"), batch_dim=1)
 
 
-@pytest.mark.parametrize("direction", ["reverse", "bidirectional"])
-def test_rnn_other_directions_are_refused(ox, direction):
-    with pytest.raises(plnet.UnsupportedOpError, match="direction"):
-        plnet.from_onnx(_rnn_model(ox, direction=direction), batch_dim=1)

@@ -101,6 +101,19 @@ def test_symbolic_non_batch_dimension_is_refused(ox):
         plnet.from_onnx(model)
 
 
+def test_symbolic_first_sample_axis_of_a_sequence_input_gives_a_sequence_model(ox):
+    model = ox.one_node("Relu", [None, 3, 2])
+    model.graph.input[0].type.tensor_type.shape.dim[1].dim_param = "T"
+    assert isinstance(plnet.from_onnx(model), plnet.sequence.SequenceModel)
+
+
+def test_symbolic_inner_axis_is_refused(ox):
+    model = ox.one_node("Relu", [None, 3, 2])
+    model.graph.input[0].type.tensor_type.shape.dim[2].dim_param = "F"
+    with pytest.raises(plnet.ShapeError, match="first axis of a sample"):
+        plnet.from_onnx(model)
+
+
 def test_integer_input_is_refused(ox):
     model = ox.one_node("Relu", [None, 2])
     model.graph.input[0].type.tensor_type.elem_type = onnx.TensorProto.INT64
