@@ -55,6 +55,10 @@ class NetworkBuilder:
         >>> b = NetworkBuilder((2,))
         >>> h = b.relu(b.dense(b.input, np.ones((3, 2)), np.zeros(3)))
         >>> net = b.build(b.dense(h, np.ones((1, 3))))
+
+    Args:
+        input_shape: the per-sample input shape (no batch axis), e.g. ``(1, 28, 28)``.
+        input_name: the name of the input node.
     """
 
     def __init__(self, input_shape: Sequence[int], input_name: str = "input"):

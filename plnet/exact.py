@@ -35,6 +35,15 @@ class VerifyResult:
         worst_slack: the smallest ``(min over the ball of a_i . y - b_i) / ||a_i||_2``
             (negative: the ball crosses that row's hyperplane); inf if no row constrains.
         worst_row: index (into the region's rows) of that row, -1 if none.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> result = plnet.exact.verify_ball(net, x[0], 0.2, p=2)
+        >>> result.verified, bool(result), round(result.worst_slack, 3)
+        (True, True, 0.05)
     """
 
     verified: bool
@@ -113,6 +122,17 @@ def facet_distances(net, x0, p=2) -> np.ndarray:
 
     Returns:
         ``[N]`` distances (inf for rows with a zero normal, which draw no hyperplane).
+
+    Raises:
+        PlnetError: the solver failed or ended without an optimum.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> plnet.exact.facet_distances(net, x[0], p=2).round(6)
+        array([0.5 , 0.25])
     """
     p = check_p(p)
     cp = _cvxpy()
@@ -137,6 +157,20 @@ def exact_margin(net, x0, p=2) -> float:
         net: a :class:`plnet.Network`.
         x0: one point, of shape ``net.input_shape``.
         p: 1, 2 or inf.
+
+    Returns:
+        The margin, a float (inf when no row constrains the region).
+
+    Raises:
+        PlnetError: the solver failed or ended without an optimum.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> round(plnet.exact.exact_margin(net, x[0], p=2), 6)    # equals plnet.margin's 0.25
+        0.25
     """
     return float(facet_distances(net, x0, p).min(initial=np.inf))
 
@@ -155,6 +189,21 @@ def verify_ball(net, x0, eps: float, p=2) -> VerifyResult:
 
     Returns:
         A :class:`VerifyResult` (truthy when verified).
+
+    Raises:
+        InvalidInputError: ``eps`` is negative or not finite.
+        PlnetError: the solver failed or ended without an optimum.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> eps = plnet.margin(net, x, p=2)[0]
+        >>> bool(plnet.exact.verify_ball(net, x[0], eps, p=2))
+        True
+        >>> bool(plnet.exact.verify_ball(net, x[0], 2 * eps, p=2))      # too large
+        False
     """
     p = check_p(p)
     eps = float(eps)
@@ -190,6 +239,18 @@ def chebyshev_center(net, x0, p=2) -> tuple[np.ndarray, float]:
     Returns:
         ``(center, radius)``: the centre with ``net.input_shape`` and the radius; the
         radius is inf (and the centre ``x0``) when S(x0) holds balls of every size.
+
+    Raises:
+        PlnetError: the solver failed or ended without an optimum.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))           # S(x) = [0, 1] x [0, 1] around x = (0.9, 0.9)
+        >>> w = [[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]]
+        >>> h = b.relu(b.dense(b.input, w, [0.0, 0.0, 1.0, 1.0]))
+        >>> net = b.build(b.dense(h, [[1.0, 1.0, 1.0, 1.0]], [0.0]))
+        >>> center, radius = plnet.exact.chebyshev_center(net, np.array([0.9, 0.9]), p=2)
+        >>> center.round(6), round(radius, 6)
+        (array([0.5, 0.5]), 0.5)
     """
     p = check_p(p)
     cp = _cvxpy()

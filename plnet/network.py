@@ -39,6 +39,16 @@ class Network:
 
     Raises:
         GraphError, ShapeError, InvalidInputError: see :meth:`validate`.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> net.input_shape, net.output_shape, net.num_units
+        ((2,), (1,), 2)
+        >>> net(x)                                  # float64 forward pass
+        array([[0.5]])
     """
 
     def __init__(self, graph: nx.DiGraph, params: Mapping[str, np.ndarray], output: str):
@@ -243,6 +253,15 @@ def load(path: str | os.PathLike) -> "Network | SequenceModel":
     Raises:
         SerializationError: the file is missing, not a plnet network, corrupt, or holds an
             invalid network.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> net.save("net.npz")
+        >>> plnet.load("net.npz")(x)
+        array([[0.5]])
     """
     if holds_sequence_model(path):
         # late import: plnet.sequence builds on this module (an import cycle otherwise)

@@ -50,6 +50,16 @@ class ElmanRNN(nn.Module):
             scoRNN). ``weight_hh_l{k}`` then reads the orthogonal matrix, and the state dict
             holds the parametrization's tensors under ``parametrizations.weight_hh_l{k}``.
         device, dtype: of the parameters.
+
+    Example:
+        >>> import torch
+        >>> from plnet.nn import ElmanRNN
+        >>> rnn = ElmanRNN(2, 3, nonlinearity="leaky_relu", batch_first=True)
+        >>> out, h_n = rnn(torch.zeros(4, 5, 2))               # [B, T, F] in
+        >>> tuple(out.shape), tuple(h_n.shape)
+        ((4, 5, 3), (1, 4, 3))
+        >>> sorted(name for name, _ in rnn.named_parameters())   # nn.RNN's names
+        ['bias_hh_l0', 'bias_ih_l0', 'weight_hh_l0', 'weight_ih_l0']
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,

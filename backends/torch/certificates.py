@@ -70,6 +70,17 @@ def margins(module, x, p=2, *, chunk_size=None, method="auto"):
     Returns:
         ``[B]`` tensor in the module's dtype (inf when no unit constrains the region, 0 at
         a tie).
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> module = pt.compile(net, dtype=torch.float64)
+        >>> pt.margins(module, x, p=2).tolist()      # float64: the numpy reference's 0.25
+        [0.25]
     """
     p = check_p(p)
     warn_if_approximate(module, "margins")
@@ -89,6 +100,18 @@ class CertificateReport:
         regions: #CLR bounds (:class:`plnet.RegionCount`; tied points excluded and listed).
         ties: ``[M]`` bool, points lying on a region boundary.
         correct: ``[M]`` bool, argmax of the logits equals the label (None without labels).
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> module = pt.compile(net, dtype=torch.float64)
+        >>> report = pt.certify(module, np.array([[0.5, -0.25], [1.0, -1.0]]), progress=False)
+        >>> report.margins[2.0], report.regions.upper
+        (array([0.25, 1.  ]), 1)
     """
 
     margins: dict
@@ -171,6 +194,7 @@ def certify(module, data, *, p=(1, 2, math.inf), batch_size=256,
         A :class:`CertificateReport`.
 
     Raises:
+        InvalidInputError: the data holds no points, or a loader yields dicts or empty batches.
         TieError: every point lies on a region boundary.
         InvalidInputError: ``distributed=True`` without a process group.
 
@@ -178,6 +202,20 @@ def certify(module, data, *, p=(1, 2, math.inf), batch_size=256,
         The margins are exact up to the module's round-off: a float32 module's z carries an
         absolute error of about 1e-7 of the units' scale, which matters for points close to
         a boundary. Compile with ``dtype=torch.float64`` for certificates to quote.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> module = pt.compile(net, dtype=torch.float64)
+        >>> points = np.array([[0.5, -0.25], [1.0, -1.0]])
+        >>> report = pt.certify(module, points, p=(2,), progress=False)
+        >>> print(report.summary())
+        points: 2  ties: 0  #CLR in [1, 1]
+        l_2 margin: P25=0.4375  P50=0.625  P75=0.8125  P100=1
     """
     ps = tuple(check_p(v) for v in (p if isinstance(p, (tuple, list)) else (p,)))
     warn_if_approximate(module, "certify")

@@ -17,7 +17,23 @@ from plnet.errors import InvalidInputError, ShapeError
 
 
 def resolve_device(device="auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else -> ``torch.device``."""
+    """``"auto"`` -> CUDA when available, else CPU; anything else -> ``torch.device``.
+
+    Args:
+        device: ``"auto"``, a device name such as ``"cpu"`` or ``"cuda:0"``, or a
+            ``torch.device``.
+
+    Returns:
+        The ``torch.device``.
+
+    Raises:
+        InvalidInputError: not a torch device, or CUDA asked for and not available.
+
+    Example:
+        >>> from plnet.backends import torch as pt
+        >>> pt.resolve_device("cpu")
+        device(type='cpu')
+    """
     if device is None or (isinstance(device, str) and device == "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -82,6 +98,20 @@ class CompiledNetwork(DeviceAnchored):
         input_size: D, the flattened input size.
         output_shape: per-sample output shape.
         unit_slices: node -> slice of the unit axis holding its units.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> module = pt.compile(net, dtype=torch.float64)
+        >>> logits, z = module(torch.tensor(x), return_units=True)    # every unit's value too
+        >>> module.num_units, z.tolist()
+        (2, [[0.5, -0.25]])
+        >>> module.to_network()(x)                                     # back to the IR
+        array([[0.5]])
     """
 
     def __init__(self, net, device, dtype, params=None):
@@ -200,6 +230,21 @@ def compile(net, device="auto", dtype=torch.float32) -> CompiledNetwork:  # noqa
 
     Returns:
         A :class:`CompiledNetwork`.
+
+    Raises:
+        InvalidInputError: ``net`` is not a :class:`plnet.Network`, or ``dtype`` is not a
+            floating dtype, or the device is unavailable.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> module = pt.compile(net, dtype=torch.float64)
+        >>> module(torch.tensor(x)).tolist()         # an nn.Module: logits [B, *output_shape]
+        [[0.5]]
     """
     from plnet.network import Network
 

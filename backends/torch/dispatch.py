@@ -80,6 +80,17 @@ def compile(model, device="auto", dtype=torch.float32):  # noqa: A001 - public n
     Returns:
         A :class:`~plnet.backends.torch.compiled.CompiledNetwork` or a
         :class:`~plnet.backends.torch.sequence_compiled.CompiledSequence`.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> module = pt.compile(net, dtype=torch.float64)
+        >>> module(torch.tensor(x)).tolist()         # an nn.Module: logits [B, *output_shape]
+        [[0.5]]
     """
     if is_sequence_model(model):
         return compile_sequence(model, device=device, dtype=dtype)

@@ -56,6 +56,20 @@ def label_gradients(module, x, y, *, chunk_size: int = 1024) -> torch.Tensor:
         x: ``[n, *input_shape]``.
         y: ``[n]`` class indices.
         chunk_size: points per autograd pass.
+
+    Returns:
+        ``[n, D]`` the gradient of each point's logit ``y``, flattened.
+
+    Example:
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [-0.5, -0.5]))
+        >>> module = pt.compile(b.build(b.dense(h, [[1.0, 1.0], [-1.0, 0.0]], [0.0, 0.0])),
+        ...                     dtype=torch.float64)
+        >>> x = torch.tensor([[0.6, 0.4]], dtype=torch.float64)
+        >>> pt.label_gradients(module, x, [0]).tolist()   # unit 0 active, unit 1 not
+        [[1.0, 0.0]]
     """
     x = _module_input(module, x)
     y = _labels(y, x.shape[0], x.device)
@@ -105,6 +119,13 @@ class Distortion:
             ``[B]`` the best found (maximum).
         points: the candidates ``[B, S, *shape]`` (expectation, when asked for) or the
             maximizers ``[B, *shape]`` (maximum).
+
+    Example:
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> d = pt.Distortion(torch.tensor([[0.0, 2.0], [1.0, 1.0]]))
+        >>> d.mean.tolist()
+        [1.0, 1.0]
     """
 
     values: torch.Tensor
@@ -133,6 +154,22 @@ def expected_distortion(module, x, y, eps: float, *, samples: int = EXPECTATION_
 
     Returns:
         :class:`Distortion` with ``values [B, samples]``; ``.mean`` is the estimate.
+
+    Raises:
+        InvalidInputError: ``samples`` is not a positive integer, or ``y`` does not hold
+            one label per point.
+
+    Example:
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [-0.5, -0.5]))
+        >>> module = pt.compile(b.build(b.dense(h, [[1.0, 1.0], [-1.0, 0.0]], [0.0, 0.0])),
+        ...                     dtype=torch.float64)
+        >>> x = torch.tensor([[0.6, 0.4]], dtype=torch.float64)
+        >>> d = pt.expected_distortion(module, x, [0], eps=0.25, samples=1000)
+        >>> d.values.shape, round(d.mean.item(), 1)   # exact value: 0.3 + 0.3
+        (torch.Size([1, 1000]), 0.6)
     """
     x = _module_input(module, x)
     y = _labels(y, x.shape[0], x.device)
@@ -172,6 +209,23 @@ def max_distortion(module, x, y, eps: float, *, population: int = GA_POPULATION,
 
     Returns:
         :class:`Distortion` with ``values [B]`` and the maximizers ``points [B, *shape]``.
+
+    Raises:
+        InvalidInputError: ``population`` is below 2, ``epochs`` negative, ``initial`` of
+            another shape than ``[B, population, *input_shape]``, or ``y`` does not hold one
+            label per point.
+
+    Example:
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [-0.5, -0.5]))
+        >>> module = pt.compile(b.build(b.dense(h, [[1.0, 1.0], [-1.0, 0.0]], [0.0, 0.0])),
+        ...                     dtype=torch.float64)
+        >>> x = torch.tensor([[0.6, 0.4]], dtype=torch.float64)
+        >>> d = pt.max_distortion(module, x, [0], eps=0.25, population=64, epochs=5)
+        >>> d.values.tolist()            # both units switched: the largest distortion, 2
+        [2.0]
     """
     x = _module_input(module, x)
     y = _labels(y, x.shape[0], x.device)
@@ -224,8 +278,33 @@ def integrated_gradients(module, x, y, *, baseline=None, steps: int = 64,
     converges to the integral as ``steps`` grows; attributions sum to ``f(x)_y - f(b)_y``
     up to that quadrature error.
 
+    Args:
+        module: a torch module mapping ``[n, *input_shape]`` to logits ``[n, classes]``.
+        x: ``[B, *input_shape]`` points.
+        y: ``[B]`` class indices.
+        baseline: ``[B, *input_shape]``, the start of each path; zeros when
+            None.
+        steps: points of the midpoint rule, at least 1.
+        chunk_size: points per autograd pass.
+
     Returns:
         ``[B, *input_shape]`` attributions.
+
+    Raises:
+        InvalidInputError: ``steps`` is not a positive integer, or ``y`` does not hold one
+            label per point.
+
+    Example:
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [-0.5, -0.5]))
+        >>> module = pt.compile(b.build(b.dense(h, [[1.0, 1.0], [-1.0, 0.0]], [0.0, 0.0])),
+        ...                     dtype=torch.float64)
+        >>> x = torch.tensor([[0.6, 0.4]], dtype=torch.float64)
+        >>> start = torch.tensor([[0.5, 0.5]], dtype=torch.float64)
+        >>> pt.integrated_gradients(module, x, [0], baseline=start).tolist()  # f(x) - f(b)
+        [[0.09999999999999998, -0.0]]
     """
     x = _module_input(module, x)
     y = _labels(y, x.shape[0], x.device)

@@ -35,6 +35,12 @@ class RankFailedError(PlnetError, RuntimeError):
 
     Attributes:
         rank: the rank that failed.
+
+    Example:
+        >>> from plnet.backends.torch.distributed import RankFailedError
+        >>> error = RankFailedError("rank 2: CUDA out of memory", rank=2)
+        >>> error.rank, isinstance(error, plnet.errors.PlnetError)
+        (2, True)
     """
 
     def __init__(self, message: str, rank: int = -1):
@@ -43,7 +49,16 @@ class RankFailedError(PlnetError, RuntimeError):
 
 
 def launched_by_torchrun() -> bool:
-    """Whether this process's environment describes a process group (``torchrun``)."""
+    """Whether this process's environment describes a process group (``torchrun``).
+
+    Returns:
+        True when ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT`` are all set.
+
+    Example:
+        >>> from plnet.backends.torch.distributed import launched_by_torchrun
+        >>> launched_by_torchrun()                 # a plain ``python`` process
+        False
+    """
     return all(name in os.environ for name in TORCHRUN_VARIABLES)
 
 
@@ -54,6 +69,14 @@ class Replicas:
         rank: this process's rank.
         world_size: how many processes share the work.
         distributed: whether there is more than this process to talk to.
+
+    Example:
+        >>> from plnet.backends.torch.distributed import replicas
+        >>> ranks = replicas(distributed=False)
+        >>> ranks.rank, ranks.world_size, ranks.distributed
+        (0, 1, False)
+        >>> ranks.reduce(lambda: [1.0, 2.0], size=2), ranks.gather("mine")
+        ([1.0, 2.0], ['mine'])
     """
 
     rank, world_size, distributed = 0, 1, False
@@ -107,7 +130,18 @@ class Replicas:
 
 
 class ProcessGroupReplicas(Replicas):
-    """The ranks of the default :mod:`torch.distributed` process group."""
+    """The ranks of the default :mod:`torch.distributed` process group.
+
+    Example:
+        >>> import torch.distributed as dist
+        >>> from plnet.backends.torch.distributed import replicas
+        >>> dist.init_process_group("gloo", init_method="file://" + os.path.abspath("store"),
+        ...                         rank=0, world_size=1)      # a group of one, for show
+        >>> ranks = replicas()                   # finds the initialized group
+        >>> type(ranks).__name__, ranks.world_size, ranks.reduce(lambda: [1.0, 2.0], size=2)
+        ('ProcessGroupReplicas', 1, [1.0, 2.0])
+        >>> dist.destroy_process_group()
+    """
 
     distributed = True
 
@@ -235,6 +269,15 @@ def replicas(distributed: bool | None = None, device: str = "auto") -> Replicas:
     Raises:
         InvalidInputError: ``distributed=True`` with neither a process group nor torchrun's
             environment, or ``distributed`` not a bool or None.
+
+    Example:
+        >>> from plnet.backends.torch.distributed import replicas
+        >>> replicas(distributed=False).world_size
+        1
+        >>> replicas(distributed=True)          # plain ``python``: no group to join
+        Traceback (most recent call last):
+        ...
+        plnet.errors.InvalidInputError: distributed=True needs a torch.distributed process group: ...
     """
     if distributed not in (None, True, False):
         raise InvalidInputError(f"distributed must be True, False or None (detect), got "

@@ -129,8 +129,9 @@ def run_engine(module, x, columns, sink, *, method="auto", chunk_size=None,
         if plan is not None:
             out = propagate_jacobians(module, plan, pattern, cols, sink, workspace)
         else:
-            t = propagate_tangents(module, pattern, cols, sink, workspace)
-            out = t.reshape(t.shape[0], t.shape[1], -1).transpose(1, 2)
+            t = propagate_tangents(module, pattern, cols, sink, workspace, want_output)
+            out = t.reshape(t.shape[0], t.shape[1], -1).transpose(1, 2) if want_output \
+                else None
         sink.end_chunk()
         if want_output:
             outputs.append(out.expand((b,) + out.shape[1:]))
@@ -153,6 +154,18 @@ def unit_gradients(module, x, *, axes=None, chunk_size=None, method="auto"):
         reference's order. Differentiable in the parameters unless computed under
         ``torch.no_grad()``; then large temporaries are kept on the module for the next
         call (``module.release_workspace()`` frees them).
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> module = pt.compile(net, dtype=torch.float64)
+        >>> z, grad = pt.unit_gradients(module, x)     # [B, N], [B, N, D]
+        >>> grad.tolist()
+        [[[1.0, 0.0], [0.0, 1.0]]]
     """
     x = prepare(module, x)
     columns = resolve_axes(module, axes)
@@ -160,13 +173,31 @@ def unit_gradients(module, x, *, axes=None, chunk_size=None, method="auto"):
                      inplace=not needs_graph(module, x))
     pattern, _ = run_engine(module, x, columns, sink, method=method, chunk_size=chunk_size)
     z, grad = pattern.z, sink.result()
-    ok = torch.isfinite(z).all(dim=1) & torch.isfinite(grad).flatten(1).all(dim=1)
+    ok = finite_points(z, grad)
     if not bool(ok.all()):
         # late: finite.py builds on this module, so a top-level import would be a cycle
         from plnet.backends.torch.finite import raise_non_finite
 
         raise_non_finite(module, x, ok)
     return z, grad
+
+
+def finite_points(z, grad) -> torch.Tensor:
+    """``[B]`` bool: whether a point's values ``z [B, N]`` and gradients ``grad [B, N, K]``
+    are all finite.
+
+    A finite sum means every summand is finite (NaN and inf propagate through a sum), so
+    one read pass decides the common case; only a point whose sum is not finite (a NaN or
+    inf, or an overflow of huge finite values) takes the elementwise check. ``isfinite`` on
+    ``[B, N, D]`` writes a bool tensor of that size in several passes, which cost more
+    than a third of the CNN's all-unit gradients.
+    """
+    with torch.no_grad():
+        sums = grad.detach().flatten(1).sum(dim=1) + z.detach().sum(dim=1)
+        ok = torch.isfinite(sums)
+        if bool(ok.all()):
+            return ok
+        return torch.isfinite(z).all(dim=1) & torch.isfinite(grad).flatten(1).all(dim=1)
 
 
 def unit_gradient_norms(module, x, kinds, *, axes=None, chunk_size=None, method="auto",
@@ -193,6 +224,28 @@ def unit_gradient_sqnorms(module, x, *, axes=None, chunk_size=None, method="auto
 
     Computed chunk by chunk over the input axes, so ``[B, N, D]`` is never formed at once;
     differentiable in the parameters (ROLL's loss back-propagates through it).
+
+    Args:
+        module: a compiled network.
+        x: ``[B, *input_shape]`` (array or tensor).
+        axes: flat input positions to differentiate along (None: all D).
+        chunk_size: input axes per pass (None: as many as fit the workspace).
+        method: ``"auto"``, ``"perturbation"`` or ``"recursion"``, as in :func:`unit_gradients`.
+
+    Returns:
+        ``(z [B, N], sq [B, N])``.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> module = pt.compile(net, dtype=torch.float64)
+        >>> z, sq = pt.unit_gradient_sqnorms(module, x)
+        >>> sq.tolist()
+        [[1.0, 1.0]]
     """
     pattern, norms, _ = unit_gradient_norms(module, x, ("sq",), axes=axes,
                                             chunk_size=chunk_size, method=method)

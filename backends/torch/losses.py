@@ -127,6 +127,18 @@ def roll_regularizer(module, x, *, C, gamma=100, samples=None, relaxation="roll"
     Raises:
         InvalidInputError: C < 0, gamma outside (0, 100], samples not in [1, D], an unknown
             relaxation, or samples with a relaxation that sampling would bias.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> module = pt.compile(net, dtype=torch.float64)
+        >>> pt.roll_regularizer(module, torch.tensor(x), C=1.0).item()   # mean(1.5, 1.75)
+        1.625
+        >>> logits, reg = pt.roll_regularizer(module, torch.tensor(x), C=1.0, return_logits=True)
     """
     logits, reg = regularized_forward(module, x, C=C, gamma=gamma, samples=samples,
                                       relaxation=relaxation, generator=generator)
@@ -157,6 +169,21 @@ def regularized_forward(module, x, *, C, gamma=100, samples=None, relaxation="ro
 
     Raises:
         InvalidInputError: as :func:`roll_regularizer`.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> X = np.random.default_rng(0).normal(size=(64, 2))
+        >>> y = (X[:, 0] > X[:, 1]).astype(np.float64)          # labels 0/1
+        >>> module = pt.compile(net)
+        >>> logits, reg = pt.regularized_forward(module, torch.tensor(X[:8]), C=1.0)
+        >>> bce = torch.nn.functional.binary_cross_entropy_with_logits
+        >>> loss = bce(logits[:, 0], torch.tensor(y[:8]).to(logits)) + reg
+        >>> loss.backward()                  # one forward pass, gradients of both terms
     """
     C, gamma = check_C(C), check_gamma(gamma)
     fn = get_relaxation(relaxation)
@@ -180,10 +207,48 @@ def distance_regularizer(module, x) -> torch.Tensor:
 
     Zero-gradient units add no constraint (as in :func:`plnet.margin`); a point without
     constraining units contributes 0.
+
+    Args:
+        module: a compiled network (:func:`plnet.backends.torch.compile`).
+        x: ``[B, *input_shape]``.
+
+    Returns:
+        A scalar tensor, differentiable in the module's parameters.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> module = pt.compile(net, dtype=torch.float64)
+        >>> pt.distance_regularizer(module, torch.tensor(x)).item()   # minus the mean margin
+        -0.25
     """
     return roll_regularizer(module, x, C=0.0, relaxation="distance")
 
 
 def max_relaxation(module, x, *, C) -> torch.Tensor:
-    """Paper Eq. 7's regularizer: batch mean of ``max_units ||grad z||^2 + C max(0, 1-|z|)``."""
+    """Paper Eq. 7's regularizer: batch mean of ``max_units ||grad z||^2 + C max(0, 1-|z|)``.
+
+    Args:
+        module: a compiled network (:func:`plnet.backends.torch.compile`).
+        x: ``[B, *input_shape]``.
+        C: hinge weight (>= 0).
+
+    Returns:
+        A scalar tensor, differentiable in the module's parameters.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> module = pt.compile(net, dtype=torch.float64)
+        >>> pt.max_relaxation(module, torch.tensor(x), C=1.0).item()    # max(1.5, 1.75)
+        1.75
+    """
     return roll_regularizer(module, x, C=C, relaxation="max")

@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import math
 
+import networkx
 import torch
 
 
@@ -75,23 +76,26 @@ def one_hot_tangents(columns, input_shape, dtype, device):
     return eye.permute(0, 3, 1, 2).unsqueeze(0)
 
 
-def propagate_tangents(module, pattern: FrozenPattern, columns, sink, workspace=None):
+def propagate_tangents(module, pattern: FrozenPattern, columns, sink, workspace=None,
+                       want_output=True):
     """Push one-hot tangents of the input axes ``columns`` through the frozen network.
 
     Every pattern node's unit gradients go to ``sink`` as ``[B, n, k]``. With a
     ``workspace`` (only when no autograd graph is needed), the pattern ops write their
-    tangents into memory reused from call to call.
+    tangents into memory reused from call to call. Without ``want_output``, the steps that
+    feed no pattern node (e.g. the logits layer) are skipped.
 
     Returns:
-        The output's tangents ``[R, k, *output_shape]`` (R = 1 if no pattern op is upstream).
+        The output's tangents ``[R, k, *output_shape]`` (R = 1 if no pattern op is
+        upstream), or None without ``want_output``.
     """
     params = module.param_tensors()
-    k = len(columns)
     env = [None] * len(module.steps)
     fusions, done = masked_tangent_fusions(module), set()
+    skipped = set() if want_output else steps_feeding_no_unit(module)
     for i, step in enumerate(module.steps):
         low = step.lowering
-        if i in done:  # computed together with its pattern op
+        if i in done or i in skipped:  # computed together with its pattern op, or unused
             for j in step.free:
                 env[j] = None
             continue
@@ -114,7 +118,23 @@ def propagate_tangents(module, pattern: FrozenPattern, columns, sink, workspace=
                                  out=_reusable(module, workspace, i, tangents[0]))
         for j in step.free:
             env[j] = None
-    return env[module.output_index]
+    return env[module.output_index] if want_output else None
+
+
+def steps_feeding_no_unit(module) -> frozenset[int]:
+    """Steps that are neither a pattern node nor upstream of one: only the output's
+    tangents need them."""
+    cached = module.__dict__.get("_steps_feeding_no_unit")
+    if cached is not None:
+        return cached
+    graph, needed = module.net.graph, set()
+    for step in module.steps:
+        if step.unit_slice is not None:
+            needed.add(step.name)
+            needed.update(networkx.ancestors(graph, step.name))
+    skipped = frozenset(i for i, step in enumerate(module.steps) if step.name not in needed)
+    module.__dict__["_steps_feeding_no_unit"] = skipped
+    return skipped
 
 
 def _put_units(sink, step, tangents, frozen):

@@ -60,6 +60,15 @@ def register_relaxation(name: str, *, sampling_unbiased=False, overwrite: bool =
 
     Raises:
         InvalidInputError: the name is taken, empty, or the object is not callable.
+
+    Example:
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> @pt.register_relaxation("mean_hinge_example", sampling_unbiased=True)
+        ... def mean_hinge(z, sq, *, C, gamma):
+        ...     return (sq + C * torch.relu(1 - z.abs())).mean(dim=1)     # [B, N] -> [B]
+        >>> pt.get_relaxation("mean_hinge_example") is mean_hinge
+        True
     """
     if not isinstance(name, str) or not name:
         raise InvalidInputError(f"a relaxation name must be a non-empty string, got {name!r}")
@@ -84,6 +93,17 @@ def get_relaxation(relaxation) -> Callable:
 
     Raises:
         InvalidInputError: an unknown name, listing the registered ones.
+
+    Args:
+        relaxation: a registered name or a callable ``(z, sq, *, C, gamma) -> [B]``.
+
+    Returns:
+        The callable.
+
+    Example:
+        >>> from plnet.backends import torch as pt
+        >>> pt.get_relaxation("roll").__name__, sorted(pt.RELAXATIONS)[:2]
+        ('roll', ['distance', 'max'])
     """
     if callable(relaxation):
         return relaxation

@@ -26,6 +26,17 @@ class CompiledSequence(DeviceAnchored):
         params: the shared ``nn.ParameterDict`` (keys: escaped IR parameter names).
         feature_shape: per-step feature shape.
         min_length, max_length: the lengths the model accepts (max None: any).
+
+    Example:
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> model = plnet.sequence.elman({"wi": np.eye(1), "wh": np.eye(1)},
+        ...                              [{"weight_ih": "wi", "weight_hh": "wh"}])
+        >>> module = pt.compile(model, dtype=torch.float64, device="cpu")
+        >>> module([np.array([[1.0], [0.5]]), np.array([[2.0]])]).tolist()   # T = 2 and 1
+        [[1.5], [2.0]]
+        >>> type(module.at(2)).__name__, sorted(module.to_sequence_model().params)
+        ('CompiledNetwork', ['wh', 'wi'])
     """
 
     def __init__(self, model, device, dtype):

@@ -49,6 +49,21 @@ class FitResult:
             non-finite margin is written as the string ``"inf"``.
         best_epoch: the selected epoch (1-based; 0 when no epoch ran).
         best_score: its selection loss.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> X = np.random.default_rng(0).normal(size=(64, 2))
+        >>> y = (X[:, 0] > X[:, 1]).astype(np.float64)          # labels 0/1
+        >>> result = pt.fit(net, (X, y), lam=1.0, C=1.0, epochs=2, seed=0, progress=False)
+        >>> result.best_epoch, result.history[-1]["epoch"], "train_loss" in result.history[-1]
+        (2, 2, True)
+        >>> result.network(x).shape                  # the selected model, as a plnet.Network
+        (1, 1)
     """
 
     module: torch.nn.Module
@@ -116,6 +131,20 @@ def fit(module_or_net: Network | torch.nn.Module, train_data: Any,
             mismatched X/y lengths, an unknown optimizer or relaxation, gamma outside
             (0, 100], C < 0, samples > D...).
         SerializationError: an unreadable checkpoint.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> import torch
+        >>> from plnet.backends import torch as pt
+        >>> X = np.random.default_rng(0).normal(size=(64, 2))
+        >>> y = (X[:, 0] > X[:, 1]).astype(np.float64)          # labels 0/1
+        >>> result = pt.fit(net, (X, y), lam=1.0, C=1.0, samples=1, epochs=3, lr=0.01, seed=0,
+        ...                 progress=False)
+        >>> len(result.history), result.module.dtype
+        (3, torch.float32)
     """
     if config is None:
         config = FitConfig()

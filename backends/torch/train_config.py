@@ -81,6 +81,15 @@ class OptimizationConfig:
         weight_decay: L2 penalty >= 0 passed to the optimizer.
         epochs: total epochs >= 0 (a resumed run continues up to this number; 0 returns
             the untrained model).
+
+    Example:
+        >>> from plnet.backends import torch as pt
+        >>> pt.OptimizationConfig(optimizer="sgd", lr=0.01, epochs=5).momentum
+        0.9
+        >>> pt.OptimizationConfig(lr=-1.0)
+        Traceback (most recent call last):
+        ...
+        plnet.errors.InvalidInputError: ...
     """
 
     optimizer: str = "adam"
@@ -114,6 +123,12 @@ class RollConfig:
             needs ``relaxation="roll"`` with ``gamma=100``.
         relaxation: a registered relaxation name or a callable (see
             :mod:`plnet.backends.torch.relaxations`).
+
+    Example:
+        >>> from plnet.backends import torch as pt
+        >>> roll = pt.RollConfig(lam=1.0, C=5.0, samples=3)     # Eq. 10 with 3 sampled axes
+        >>> roll.gamma, roll.relaxation
+        (100.0, 'roll')
     """
 
     lam: float = 0.0
@@ -153,6 +168,11 @@ class DataConfig:
             the same seed gives identical parameters on the CPU.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...; ``"auto"`` keeps a compiled module
             where it is and puts a Network on CUDA when present.
+
+    Example:
+        >>> from plnet.backends import torch as pt
+        >>> pt.DataConfig(batch_size=32, seed=1).loss
+        'cross_entropy'
     """
 
     loss: Loss = "cross_entropy"
@@ -190,6 +210,11 @@ class TrackingConfig:
         margin_engine: ``"certify"`` (:func:`plnet.backends.torch.certify`, in the module's
             dtype and device) or ``"reference"`` (float64 numpy reference; slower).
         progress: tqdm bars (only when stderr is a terminal).
+
+    Example:
+        >>> from plnet.backends import torch as pt
+        >>> pt.TrackingConfig(checkpoint_dir="runs/ckpt", resume=True).checkpoint_dir
+        PosixPath('runs/ckpt')
     """
 
     checkpoint_dir: Path | None = None
@@ -236,6 +261,15 @@ class FitConfig:
         data: :class:`DataConfig` (loss, batch_size, seed, device).
         tracking: :class:`TrackingConfig` (checkpoint_dir, resume, metrics_path,
             eval_margins, margin_points, margin_chunk, margin_engine, progress).
+
+    Example:
+        >>> from plnet.backends import torch as pt
+        >>> config = pt.FitConfig(roll=pt.RollConfig(lam=1.0),
+        ...                       optimization=pt.OptimizationConfig(epochs=5))
+        >>> config.replace(lr=0.01).optimization.lr, config.roll.lam
+        (0.01, 1.0)
+        >>> pt.FitConfig.from_keywords(lam=1.0, epochs=5) == config
+        True
     """
 
     optimization: OptimizationConfig = dataclasses.field(default_factory=OptimizationConfig)

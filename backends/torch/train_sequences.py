@@ -33,6 +33,13 @@ class SequenceData:
         lengths: ``[M]`` lengths of a padded ``sequences``.
         feature_shape: ``F``; None takes it from the first sequence.
         what: the argument's name, for messages.
+
+    Example:
+        >>> from plnet.backends import torch as pt
+        >>> data = pt.SequenceData([np.ones((3, 2)), np.ones((5, 2)), np.zeros((3, 2))],
+        ...                        [0, 1, 0])
+        >>> data.lengths.tolist(), sorted(data.by_length), data.feature_shape
+        ([3, 5, 3], [3, 5], (2,))
     """
 
     def __init__(self, sequences: Any, labels: Any, lengths: Any = None,
@@ -46,7 +53,7 @@ class SequenceData:
             raise ShapeError(f"{what}: {len(batch)} sequences but labels of shape "
                              f"{tuple(y.shape)}")
         self.y, self.lengths = y, batch.lengths
-        #: length -> (stacked samples [n_T, T, *F], their indices into the dataset)
+        #: length -> (stacked samples ``[n_T, T, *F]``, their indices into the dataset)
         self.by_length = {}
         for length, indices in batch.grouping:
             x = batch.group(length, indices).detach()

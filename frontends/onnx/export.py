@@ -54,6 +54,17 @@ def to_onnx(net: Network | SequenceModel, opset: int | str | os.PathLike | None 
     Raises:
         UnsupportedOpError: an op without exporter, or an opset too old for an op.
         InvalidInputError: an unknown dtype.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> model = plnet.to_onnx(net)                   # an onnx.ModelProto
+        >>> import onnxruntime
+        >>> session = onnxruntime.InferenceSession(model.SerializeToString())
+        >>> session.run(None, {session.get_inputs()[0].name: x.astype(np.float32)})[0]
+        array([[0.5]], dtype=float32)
     """
     onnx = require("onnx", "onnx", "Exporting to ONNX")
     if isinstance(opset, (str, os.PathLike)):

@@ -71,12 +71,23 @@ def from_onnx(model: str | os.PathLike | bytes | onnx.ModelProto, *, batch_dim: 
         None when the output has none).
 
     Raises:
+        InvalidInputError: ``batch_dim`` is neither an int nor None.
         SerializationError: unreadable bytes or initializers.
         UnsupportedOpError: an op, attribute or opset plnet cannot represent exactly
             (NotPiecewiseLinearError for sigmoid, tanh, softmax, ...).
         GraphError: several outputs and no ``output``, an undefined value, a constant output.
         ShapeError: inconsistent shapes.
         ConversionMismatch: the check found the network and onnxruntime disagree.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> import onnx
+        >>> onnx.save(plnet.to_onnx(net), "model.onnx")   # or from torch.onnx.export, tf2onnx...
+        >>> plnet.from_onnx("model.onnx")(x)
+        array([[0.5]])
     """
     proto, source = model_file.read_model(model)
     opset = model_file.default_opset(proto, source)

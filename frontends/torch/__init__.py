@@ -46,6 +46,16 @@ def to_torch(net: Network, *, dtype: torch.dtype | None = None) -> torch.nn.Modu
     Returns:
         A ``PlnetModule``; ``module.parameter(name)`` gives the ``nn.Parameter`` of an IR
         parameter, shared by every node that uses it.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> import torch
+        >>> module = plnet.to_torch(net, dtype=torch.float64)
+        >>> module(torch.tensor(x))
+        tensor([[0.5000]], dtype=torch.float64, grad_fn=<...>)
     """
     from plnet.frontends.torch.export import to_torch as export_to_torch
 

@@ -137,9 +137,19 @@ def from_torch(module: torch.nn.Module, example_input: torch.Tensor | npt.ArrayL
         shared between layers, and an RNN's steps, are tied), or the sequence model.
 
     Raises:
+        InvalidInputError: ``module`` is not an ``nn.Module``, or ``example_input`` has no batch
+        axis.
         NotPiecewiseLinearError: a layer or function is not piecewise linear.
         UnsupportedOpError: a layer, function or attribute plnet does not represent.
         ConversionMismatch: ``check`` found a difference.
+
+    Example:
+        >>> import torch
+        >>> nn = torch.nn
+        >>> module = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))
+        >>> net = plnet.from_torch(module, torch.zeros(1, 2))
+        >>> net.input_shape, net.num_units
+        ((2,), 2)
     """
     torch = require("torch", "torch", "plnet.from_torch")
 

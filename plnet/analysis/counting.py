@@ -29,6 +29,16 @@ class RegionCount:
         upper: distinct activation patterns (an upper bound on #CLR).
         n_points: points counted.
         tied_points: indices of points on a region boundary (excluded when counting).
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> X = np.array([[0.5, -0.25], [1.0, -1.0], [-1.0, 1.0]])
+        >>> lo, hi = plnet.count_linear_regions(net, X)
+        >>> lo, hi
+        (2, 2)
     """
 
     lower: int
@@ -83,6 +93,14 @@ def count_linear_regions(net: Network, X: npt.ArrayLike, on_tie: str = "raise", 
 
     Returns:
         A :class:`RegionCount`; ``lo, hi = count_linear_regions(net, X)`` works.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> plnet.count_linear_regions(net, np.array([[0.5, -0.25], [1.0, -1.0], [-1.0, 1.0]]))
+        RegionCount(lower=2, upper=2, n_points=3, tied_points=())
     """
     return counter_of(net, X, on_tie, batch_size, budget).result()
 
@@ -96,6 +114,17 @@ class RegionCounter:
         on_tie: as in :func:`count_linear_regions`.
         rtol: two output Jacobians count as one when they differ by at most this, relative
             to the larger one's largest entry (see :func:`distinct_jacobians`).
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> counter = plnet.analysis.RegionCounter()
+        >>> counter.add(plnet.linearize(net, np.array([[0.5, -0.25], [1.0, -1.0]])))
+        >>> counter.add(plnet.linearize(net, np.array([[-1.0, 1.0]])))
+        >>> counter.result()
+        RegionCount(lower=2, upper=2, n_points=3, tied_points=())
     """
 
     def __init__(self, on_tie: str = "raise", rtol: float = JACOBIAN_RTOL):

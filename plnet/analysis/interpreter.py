@@ -18,7 +18,22 @@ from plnet.ops import Input
 
 
 class Interpreter:
-    """Runs a network node by node; the base class computes the float64 forward pass."""
+    """Runs a network node by node; the base class computes the float64 forward pass.
+
+    Subclasses override the per-node hook to compute more along the way (patterns,
+    gradients); :meth:`run` evaluates the graph in topological order.
+
+    Args:
+        net: the :class:`plnet.Network` to run.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> plnet.analysis.Interpreter(net).run(x)
+        array([[0.5]])
+    """
 
     def __init__(self, net):
         self.net = net

@@ -53,6 +53,15 @@ class Linearization:
         jacobian: the output's Jacobian, ``[B, L, D]`` (L = flattened output size).
         offset: ``[B, L]`` with ``output = jacobian @ y + offset`` on the region.
         indicators: node -> activation indicators (as in :class:`ActivationPattern`).
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> lin = plnet.linearize(net, x)
+        >>> lin.z, lin.signs, lin.jacobian
+        (array([[ 0.5 , -0.25]]), array([[ 1., -1.]]), array([[[1., 0.]]]))
     """
 
     x: np.ndarray
@@ -67,7 +76,7 @@ class Linearization:
 
     @property
     def slack(self) -> np.ndarray:
-        """``signs * z`` (= |z|), each unit's value on its feasible side, ``[B, N]``."""
+        """``signs * z`` (``abs(z)``): each unit's value on its feasible side, ``[B, N]``."""
         return self.signs * self.z
 
     @property
@@ -200,6 +209,18 @@ def linearize(net: Network, x: npt.ArrayLike) -> Linearization:
 
     Returns:
         A :class:`Linearization` (gradients ``[B, N, D]``).
+
+    Raises:
+        MemoryBudgetError: one point needs more memory than the budget allows.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> lin = plnet.linearize(net, x)
+        >>> lin.z.shape, lin.grad.shape        # [B, N], [B, N, D]
+        ((1, 2), (1, 2, 2))
     """
     x = net.check_input(x)
     try:

@@ -43,12 +43,44 @@ def check_p(p) -> float:
 
 
 def unit_distances(lin: Linearization, p=2) -> np.ndarray:
-    """Distance from each point to each unit's hyperplane in l_p, ``[B, N]`` (inf: none)."""
+    """Distance from each point to each unit's hyperplane in l_p, ``[B, N]`` (inf: none).
+
+    Args:
+        lin: :func:`plnet.linearize` of the points.
+        p: 1, 2 or inf (distances in l_p, so gradients are measured in the dual norm).
+
+    Returns:
+        ``[B, N]`` float64 ``|z| / ||grad z||_q``; inf for a unit with a zero gradient.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> plnet.analysis.unit_distances(plnet.linearize(net, x), p=2)
+        array([[0.5 , 0.25]])
+    """
     return safe_ratio(np.abs(lin.z), dual_norms(lin.grad, DUAL[check_p(p)]))
 
 
 def margin_from(lin: Linearization, p=2) -> np.ndarray:
-    """:func:`margin` for an existing linearization."""
+    """:func:`margin` for an existing linearization.
+
+    Args:
+        lin: :func:`plnet.linearize` of the points.
+        p: 1, 2 or inf.
+
+    Returns:
+        ``[B]`` float64 margins, as :func:`margin` gives them.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> plnet.analysis.margin_from(plnet.linearize(net, x), p=2)
+        array([0.25])
+    """
     dist = unit_distances(lin, p)
     return dist.min(axis=1) if dist.shape[1] else np.full(dist.shape[0], np.inf)
 
@@ -67,6 +99,14 @@ def margin(net: Network, x: npt.ArrayLike, p: float | str = 2, budget: int | Non
 
     Returns:
         ``[B]`` float64 (inf when no unit constrains the region, 0 at a tie).
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> plnet.margin(net, x, p=2)      # z = (0.5, -0.25): the nearest boundary is 0.25 away
+        array([0.25])
     """
     check_p(p)
     x = net.check_input(x)
@@ -94,7 +134,23 @@ def margin_percentile(values, q: float) -> float:
 
 
 def binding_units(lin: Linearization, p=2) -> np.ndarray:
-    """Index of the unit attaining each point's margin, ``[B]`` (-1 if none)."""
+    """Index of the unit attaining each point's margin, ``[B]`` (-1 if none).
+
+    Args:
+        lin: :func:`plnet.linearize` of the points.
+        p: 1, 2 or inf.
+
+    Returns:
+        ``[B]`` int indices into the unit axis of ``lin.z``.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> plnet.analysis.binding_units(plnet.linearize(net, x), p=2)   # the second ReLU
+        array([1])
+    """
     dist = unit_distances(lin, p)
     if dist.shape[1] == 0:
         return np.full(dist.shape[0], -1)
@@ -131,7 +187,23 @@ def directional_rates(lin: Linearization, v) -> np.ndarray:
 
 
 def directional_margin_from(lin: Linearization, v) -> np.ndarray:
-    """Exact ratio test: the largest t with x + t v in S(x), ``[B]`` (inf if unbounded)."""
+    """Exact ratio test: the largest t with x + t v in S(x), ``[B]`` (inf if unbounded).
+
+    Args:
+        lin: :func:`plnet.linearize` of the points.
+        v: ``[B, D]`` (or ``[D]``, shared) directions, flattened.
+
+    Returns:
+        ``[B]`` float64, inf where the ray never leaves the region.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> plnet.analysis.directional_margin_from(plnet.linearize(net, x), np.array([1.0, 1.0]))
+        array([0.25])
+    """
     rates = directional_rates(lin, v)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(rates < 0, lin.slack / -rates, np.inf)
@@ -154,6 +226,14 @@ def directional_margin(net: Network, x: npt.ArrayLike, v: npt.ArrayLike,
 
     Returns:
         ``[B]`` float64, inf where the ray never leaves the region.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> plnet.directional_margin(net, x, np.array([1.0, 1.0]))   # x + t v leaves at t = 0.25
+        array([0.25])
     """
     choice("method", method, ("ratio", "bisection"))
     x = net.check_input(x)

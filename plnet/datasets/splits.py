@@ -27,6 +27,12 @@ class Splits:
             quoted in the raw input space.
         source: where the data came from (a path), for the record.
         classes: number of classes.
+
+    Example:
+        >>> import plnet.datasets
+        >>> data = plnet.datasets.load_toy(50)
+        >>> data.name, data.classes, data.train[0].shape, len(data.val[1]), data.test[0].shape
+        ('toy2d', 2, (50, 2), 0, (50, 2))
     """
 
     name: str
@@ -57,6 +63,16 @@ def stratified_split(y: np.ndarray, fractions, seed: int) -> list[np.ndarray]:
 
     Returns:
         One sorted index array per part.
+
+    Raises:
+        InvalidInputError: a negative fraction, or fractions that do not sum to 1.
+
+    Example:
+        >>> import plnet.datasets
+        >>> y = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
+        >>> train, test = plnet.datasets.stratified_split(y, [0.5, 0.5], seed=0)
+        >>> np.bincount(y[train]).tolist(), np.bincount(y[test]).tolist()   # 2 + 3 each
+        ([2, 3], [2, 3])
     """
     fractions = np.asarray(fractions, float)
     if (fractions < 0).any() or not np.isclose(fractions.sum(), 1.0):

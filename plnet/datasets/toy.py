@@ -29,6 +29,13 @@ def load_toy(n: int = TOY_POINTS, *, seed: int = 0, noise: float = 0.1) -> Split
 
     Returns:
         :class:`Splits` with ``x`` float32 ``[n, 2]`` and ``y`` int64 in {0, 1}.
+
+    Example:
+        >>> import plnet.datasets
+        >>> data = plnet.datasets.load_toy(100, seed=0)
+        >>> x, y = data.train
+        >>> x.shape, x.dtype, sorted(set(y.tolist()))
+        ((100, 2), dtype('float32'), [0, 1])
     """
     def part(s):
         x, y = two_moons(n, s, noise)

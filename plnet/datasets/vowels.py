@@ -24,6 +24,11 @@ VOWELS_FILES = {part: ("sktime", f"datasets/data/JapaneseVowels/JapaneseVowels_{
 def read_ts(path: str | os.PathLike) -> tuple[list[np.ndarray], list[str]]:
     """Parse a multivariate ``.ts`` file with class labels.
 
+    Args:
+        path: the file (gzipped or not). After the ``@data``
+            line each case is one line: its channels, comma-separated values each,
+            separated by ``:``, then the label.
+
     Returns:
         ``(sequences, labels)``: one ``[T_i, channels]`` float64 array per case (lengths may
         differ between cases, not between a case's channels) and the label strings.
@@ -31,6 +36,15 @@ def read_ts(path: str | os.PathLike) -> tuple[list[np.ndarray], list[str]]:
     Raises:
         InvalidInputError: a malformed case (named by its line), missing values, or a header
             without ``@data``.
+
+    Example:
+        >>> import plnet.datasets
+        >>> from pathlib import Path
+        >>> _ = Path("tiny.ts").write_text("@problemName tiny\\n@data\\n"
+        ...                                "1,2,3:4,5,6:a\\n7,8:9,10:b\\n")
+        >>> sequences, labels = plnet.datasets.read_ts("tiny.ts")
+        >>> [s.shape for s in sequences], labels          # [T_i, channels] per case
+        ([(3, 2), (2, 2)], ['a', 'b'])
     """
     path = Path(path)
     with open_maybe_gzip(path) as fh:
@@ -96,6 +110,12 @@ def load_japanese_vowels(path: str | os.PathLike | None = None, *, val_fraction:
     Raises:
         MissingDependencyError: files not found (the message says what to install).
         InvalidInputError: malformed files or labels outside 1-9.
+
+    Example:
+        >>> import plnet.datasets
+        >>> data = plnet.datasets.load_japanese_vowels()       # from the sktime wheel
+        >>> len(data.train[0]), len(data.test[0]), data.train[0][0].shape, data.classes
+        (270, 370, (20, 12), 9)
     """
     parts = {}
     for part in ("TRAIN", "TEST"):

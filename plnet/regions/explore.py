@@ -46,6 +46,15 @@ def explore(net: Network, x: npt.ArrayLike, radius: float, p=2, limit: int = 100
     Raises:
         ShapeError: x is not one point of the network's input shape.
         PlnetError: x lies on a region boundary, or a facet could not be crossed.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> G = plnet.regions.explore(net, x[0], radius=1.0)   # the four quadrants
+        >>> G.number_of_nodes(), G.number_of_edges(), G.graph["complete"]
+        (4, 4, True)
     """
     x = np.asarray(x, dtype=np.float64)
     if x.shape != net.input_shape:

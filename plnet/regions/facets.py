@@ -43,6 +43,15 @@ class Facets:
             always flips; a later one (e.g. a ReLU of that unit) may flip or bend instead.
         point: x, flattened.
         linearization: ``plnet.linearize(net, x)``, reused by neighbours and explore.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> F = plnet.regions.facets(net, x[0])
+        >>> F.rows, F.distances, F.units
+        (array([1, 0]), array([0.25, 0.5 ]), [('relu_2', 1), ('relu_2', 0)])
     """
 
     rows: np.ndarray
@@ -131,6 +140,14 @@ def facets(net: Network, x: npt.ArrayLike) -> Facets:
 
     Raises:
         ShapeError: x is not one point of the network's input shape.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> len(plnet.regions.facets(net, x[0]))     # both ReLU boundaries are facets
+        2
     """
     x = np.asarray(x, dtype=np.float64)
     if x.shape != net.input_shape:

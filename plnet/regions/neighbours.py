@@ -39,6 +39,15 @@ class Neighbour:
         offset: ``[L]``: the network is ``jacobian @ y + offset`` there.
         affine_across: True when the map is x's own (to ``REGION_MAP_RTOL``): both regions
             lie in one complete linear region.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> across = plnet.regions.neighbours(net, x[0])[0]   # across the nearest facet, y1 = 0
+        >>> across.unit, across.jacobian, across.affine_across
+        (('relu_2', 1), array([[ 1., -1.]]), False)
     """
 
     facet: int
@@ -139,6 +148,14 @@ def neighbours(net: Network, x: npt.ArrayLike) -> list[Neighbour]:
     Raises:
         PlnetError: a facet could not be crossed to a verified pattern (e.g. another
             unit's boundary meets the facet everywhere).
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([[0.5, -0.25]])
+        >>> [n.unit for n in plnet.regions.neighbours(net, x[0])]
+        [('relu_2', 1), ('relu_2', 0)]
     """
     found = facets(net, x)
     return [cross(net, found, k) for k in range(len(found))]

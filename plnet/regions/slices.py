@@ -42,6 +42,18 @@ class Slice:
         areas: ``[count]`` areas (lengths in 1-d); they sum to the box's.
         jacobians: ``[count, L, d]`` and ``offsets`` ``[count, L]``: the output (flattened,
             L entries) is ``jacobians[i] @ (a, b) + offsets[i]`` on region i.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> s = plnet.regions.slice2d(net, [0.0, 0.0], [1.0, 0.0], [0.0, 1.0])
+        >>> s.count, s.linear_count, s.areas.tolist()     # the four quadrants
+        (4, 4, [1.0, 1.0, 1.0, 1.0])
+        >>> s.centers().tolist()
+        [[-0.5, -0.5], [0.5, -0.5], [-0.5, 0.5], [0.5, 0.5]]
+        >>> s.to_input([[0.5, 0.5]]).tolist()              # slice coordinates to inputs
+        [[0.5, 0.5]]
     """
 
     origin: np.ndarray
@@ -137,6 +149,17 @@ def slice2d(net: Network, x0: npt.ArrayLike, u: npt.ArrayLike, v: npt.ArrayLike,
     Raises:
         ShapeError: x0, u or v does not have the network's input shape.
         InvalidInputError: bad bounds, non-finite entries, or u and v dependent.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> s = plnet.regions.slice2d(net, [0.0, 0.0], [1.0, 0.0], [0.0, 1.0],
+        ...                           bounds=(-1, 1, 0.5, 1))     # the upper half-plane
+        >>> s.count, s.areas.tolist()
+        (2, [0.5, 0.5])
+        >>> ax = s.plot(points=[[0.5, 0.75]])       # needs matplotlib (the plot extra)
+        >>> ax.figure.savefig("slice.png")
     """
     directions = np.stack([_point(net, u, "u"), _point(net, v, "v")])
     flat = directions.reshape(2, -1)
@@ -159,6 +182,18 @@ def slice1d(net: Network, x0: npt.ArrayLike, u: npt.ArrayLike,
 
     Returns:
         A :class:`Slice` of dimension 1 (see :attr:`Slice.intervals`).
+
+    Raises:
+        ShapeError: x0 or u does not have the network's input shape.
+        InvalidInputError: u is zero, bad bounds, or non-finite entries.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> s = plnet.regions.slice1d(net, [0.0, 0.5], [1.0, 0.0], bounds=(-1, 1))
+        >>> s.count, s.intervals.tolist()          # unit 0 switches at a = 0
+        (2, [[-1.0, 0.0], [0.0, 1.0]])
     """
     direction = _point(net, u, "u")
     if not np.any(direction):

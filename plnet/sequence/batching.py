@@ -26,6 +26,10 @@ def group_by_length(lengths: npt.ArrayLike) -> dict[int, np.ndarray]:
 
     Returns:
         ``{T: indices}`` with ``indices`` an int array of the samples of length ``T``.
+
+    Example:
+        >>> {t: i.tolist() for t, i in plnet.sequence.group_by_length([3, 5, 3]).items()}
+        {3: [0, 2], 5: [1]}
     """
     lengths = np.asarray(lengths).reshape(-1)
     return {int(t): np.flatnonzero(lengths == t) for t in np.unique(lengths)}
@@ -38,6 +42,11 @@ class SequenceBatch:
     Attributes:
         samples: one float64 array ``[T_i, *feature_shape]`` per sample, in input order.
         feature_shape: the per-step shape.
+
+    Example:
+        >>> batch = plnet.sequence.sequence_batch([np.zeros((2, 3)), np.ones((4, 3))], (3,))
+        >>> len(batch), batch.lengths.tolist(), batch.feature_shape
+        (2, [2, 4], (3,))
     """
 
     samples: tuple[np.ndarray, ...]
@@ -115,6 +124,12 @@ def sequence_batch(x: Any, feature_shape: Sequence[int], lengths: npt.ArrayLike 
     Raises:
         ShapeError: a sample's shape or length does not fit; the message names the sample.
         InvalidInputError: empty batch, non-numeric or non-finite values, bad ``lengths``.
+
+    Example:
+        >>> padded = np.zeros((2, 4, 3))                  # B = 2, T_max = 4, F = 3
+        >>> batch = plnet.sequence.sequence_batch(padded, (3,), lengths=[2, 4])
+        >>> [s.shape for s in batch.samples]
+        [(2, 3), (4, 3)]
     """
     feature_shape = tuple(int(d) for d in feature_shape)
     if isinstance(x, SequenceBatch):

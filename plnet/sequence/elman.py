@@ -38,7 +38,19 @@ NONLINEARITIES = ("relu", "leaky_relu")
 
 @dataclasses.dataclass(frozen=True)
 class ElmanDirection:
-    """The parameter names of one direction of a layer (``None``: absent)."""
+    """The parameter names of one direction of a layer (``None``: absent).
+
+    Attributes:
+        weight_ih: ``[H, F]`` input-to-hidden weight.
+        weight_hh: ``[H, H]`` hidden-to-hidden weight.
+        bias_ih, bias_hh: ``[H]`` biases, optional.
+        h0: ``[H]`` initial state, optional (zeros when absent).
+
+    Example:
+        >>> layer = plnet.sequence.torch_rnn_layers(1, bidirectional=True)[0]
+        >>> layer.reverse.weight_hh
+        'weight_hh_l0_reverse'
+    """
 
     weight_ih: str
     weight_hh: str
@@ -61,6 +73,13 @@ class ElmanLayer:
         nonlinearity: ``"relu"`` or ``"leaky_relu"`` (with ``alpha``), for both directions.
         alpha: LeakyReLU's negative slope.
         reverse: the backward direction's names, or None for a unidirectional layer.
+
+    Example:
+        >>> layer = plnet.sequence.ElmanLayer("wi", "wh", nonlinearity="leaky_relu", alpha=0.1)
+        >>> model = plnet.sequence.elman({"wi": np.eye(2), "wh": np.eye(2)}, [layer])
+        >>> x = np.array([[1.0, -1.0], [1.0, -1.0]])     # one sequence, T = 2
+        >>> model(x[None]).tolist()                        # h2 = act(x2 + act(x1))
+        [[2.0, -0.11000000000000001]]
     """
 
     weight_ih: str
@@ -90,7 +109,22 @@ class ElmanLayer:
 
 @dataclasses.dataclass(frozen=True)
 class DenseLayer:
-    """One head layer: ``y = x W^T + b`` on the last axis, then an optional activation."""
+    """One head layer: ``y = x W^T + b`` on the last axis, then an optional activation.
+
+    Attributes:
+        weight: the name of ``W``, ``[out, in]``.
+        bias: the name of ``b``, ``[out]``, or None.
+        activation: None, ``"relu"`` or ``"leaky_relu"``.
+        alpha: LeakyReLU's negative slope.
+
+    Example:
+        >>> head = [plnet.sequence.DenseLayer("w", activation="relu")]
+        >>> model = plnet.sequence.elman({"wi": np.eye(2), "wh": np.zeros((2, 2)),
+        ...                               "w": [[1.0, 1.0]]}, [{"weight_ih": "wi",
+        ...                               "weight_hh": "wh"}], head=head)
+        >>> model(np.array([[[3.0, -1.0]]])).tolist()     # relu(relu(3) + relu(-1))
+        [[3.0]]
+    """
 
     weight: str
     bias: str | None = None
@@ -126,6 +160,14 @@ def torch_rnn_layers(num_layers: int = 1, *, bidirectional: bool = False, bias: 
         prefix: prepended to every name (e.g. ``"rnn."``).
         initial_state: also name an initial state ``h0_l{k}`` (``h0_l{k}_reverse``) per
             layer and direction.
+
+    Returns:
+        One :class:`ElmanLayer` per layer, first layer first.
+
+    Example:
+        >>> layers = plnet.sequence.torch_rnn_layers(2, prefix="rnn.")
+        >>> layers[1].weight_ih, layers[1].bias_hh
+        ('rnn.weight_ih_l1', 'rnn.bias_hh_l1')
     """
     def direction(k, suffix):
         name = lambda kind: f"{prefix}{kind}_l{k}{suffix}"  # noqa: E731
@@ -162,6 +204,17 @@ def elman(params: Mapping[str, npt.ArrayLike], layers: Sequence[ElmanLayer | Map
 
     Raises:
         InvalidInputError, ShapeError: unknown names, bad options or inconsistent shapes.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> params = {"weight_ih_l0": rng.normal(size=(4, 2)),
+        ...           "weight_hh_l0": 0.5 * rng.normal(size=(4, 4)),
+        ...           "bias_ih_l0": np.zeros(4), "bias_hh_l0": np.zeros(4),
+        ...           "w": rng.normal(size=(3, 4)), "b": np.zeros(3)}
+        >>> model = plnet.sequence.elman(params, plnet.sequence.torch_rnn_layers(1),
+        ...                              head=[plnet.sequence.DenseLayer("w", "b")])
+        >>> model.recipe["readout"], sorted(model.params) == sorted(params)
+        ('last', True)
     """
     layers = [ly if isinstance(ly, ElmanLayer) else ElmanLayer.from_dict(ly) for ly in layers]
     head = [h if isinstance(h, DenseLayer) else DenseLayer.from_dict(h) for h in head]

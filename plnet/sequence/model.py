@@ -37,8 +37,18 @@ class SequenceModel:
         min_length, max_length: the lengths accepted (``max_length`` None: any).
 
     Example:
-        >>> model = plnet.sequence.elman(params, layers=[...], readout="last")
-        >>> eps = plnet.margin(model, [x1, x2, x3], p=2)     # x_i: [T_i, F]; eps: [3]
+        >>> rng = np.random.default_rng(0)
+        >>> params = {"weight_ih_l0": rng.normal(size=(4, 2)),
+        ...           "weight_hh_l0": 0.5 * rng.normal(size=(4, 4)),
+        ...           "bias_ih_l0": np.zeros(4), "bias_hh_l0": np.zeros(4),
+        ...           "w": rng.normal(size=(3, 4)), "b": np.zeros(3)}
+        >>> model = plnet.sequence.elman(params, plnet.sequence.torch_rnn_layers(1),
+        ...                              head=[plnet.sequence.DenseLayer("w", "b")])
+        >>> xs = [rng.normal(size=(t, 2)) for t in (3, 5, 4)]     # x_i: [T_i, F]
+        >>> model.unroll(3).input_shape, model(xs).shape
+        ((3, 2), (3, 3))
+        >>> plnet.margin(model, xs, p=2).round(3)               # one margin per sequence
+        array([0.249, 0.159, 0.102])
     """
 
     def __init__(self, unroll: Callable[[int], Network], params: Mapping[str, npt.ArrayLike],

@@ -29,7 +29,26 @@ RECIPES: dict[str, Unroller] = {}
 
 
 def register_recipe(kind: str) -> Callable[[Unroller], Unroller]:
-    """Decorator: make ``kind`` a recipe kind unrolled by the decorated function."""
+    """Decorator: make ``kind`` a recipe kind unrolled by the decorated function.
+
+    Args:
+        kind: the name that recipes ``{"kind": kind, ...}`` give.
+
+    Returns:
+        The decorator; it returns the unroller unchanged after registering it.
+
+    Example:
+        >>> @plnet.sequence.register_recipe("per-step")
+        ... def unroll(recipe, params, feature_shape, length):
+        ...     b = plnet.NetworkBuilder((length, *feature_shape))
+        ...     b.param("w", params["w"])                 # tied: one "w" for every step
+        ...     return b.build(b.relu(b.dense(b.input, "w")))
+        >>> model = plnet.sequence.SequenceModel.from_recipe(
+        ...     {"kind": "per-step"}, {"w": [[1.0, -1.0]]}, feature_shape=(2,))
+        >>> model(np.array([[[1.0, 0.5], [3.0, 1.0]]])).tolist()   # T = 2: [T, 1]
+        [[[0.5], [2.0]]]
+        >>> del plnet.sequence.RECIPES["per-step"]        # (keeps this example re-runnable)
+    """
     def decorate(unroller: Unroller) -> Unroller:
         if kind in RECIPES and RECIPES[kind] is not unroller:
             raise ValueError(f"recipe kind {kind!r} is registered twice")

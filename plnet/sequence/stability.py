@@ -34,6 +34,14 @@ class StabilityBounds:
             in S(x) for every ``0 <= t <= t-``.
         plus: ``t+`` likewise along ``+e_ij``. inf where the ray never leaves the region;
             0 where x lies on a boundary that the ray crosses at once.
+
+    Example:
+        >>> model = plnet.sequence.elman({"wi": np.eye(1), "wh": np.eye(1)},
+        ...                              [{"weight_ih": "wi", "weight_hh": "wh"}])
+        >>> x = np.array([[1.0], [0.5]])           # T = 2, F = 1: h = (1, 1.5), both active
+        >>> bounds = plnet.sequence.stability_bounds(model, x)
+        >>> bounds.minus.tolist(), bounds.plus.tolist()
+        ([[1.0], [1.5]], [[inf], [inf]])
     """
 
     minus: np.ndarray
@@ -45,7 +53,24 @@ class StabilityBounds:
 
 
 def coordinate_bounds(lin: Linearization) -> tuple[np.ndarray, np.ndarray]:
-    """``(t-, t+)``, each ``[B, D]``: the ratio test along every ``-e_k`` and ``+e_k``."""
+    """``(t-, t+)``, each ``[B, D]``: the ratio test along every ``-e_k`` and ``+e_k``.
+
+    Args:
+        lin: the linearization of a batch of points (``plnet.linearize``).
+
+    Returns:
+        ``(minus, plus)``, each ``[B, D]``: how far each flattened input coordinate can
+        move alone, down and up, inside the point's linear region (inf: never leaves).
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> minus, plus = plnet.sequence.coordinate_bounds(
+        ...     plnet.linearize(net, np.array([[0.5, -0.25]])))
+        >>> minus.tolist(), plus.tolist()
+        ([[0.5, inf]], [[inf, 0.25]])
+    """
     rates = lin.signs[:, :, None] * lin.grad  # [B, N, D]
     slack = lin.slack[:, :, None]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -86,6 +111,20 @@ def stability_bounds(model: SequenceModel | Network, x: Any,
         For one sequence, a :class:`StabilityBounds` of ``[T, *feature_shape]`` arrays; for
         a batch of a sequence model, one per sequence (a list, in input order); for a
         network, one of ``[B, *input_shape]`` arrays.
+
+    Raises:
+        ShapeError, InvalidInputError: a sequence of the wrong shape or length, or
+            non-finite values (the message names the sample).
+
+    Example:
+        >>> model = plnet.sequence.elman({"wi": np.eye(1), "wh": np.eye(1)},
+        ...                              [{"weight_ih": "wi", "weight_hh": "wh"}])
+        >>> x = np.array([[1.0], [0.5]])           # T = 2, F = 1: h = (1, 1.5), both active
+        >>> bounds = plnet.sequence.stability_bounds(model, x)
+        >>> bounds.minus.tolist()       # x_1 may drop by 1, x_2 by 1.5 before a unit switches
+        [[1.0], [1.5]]
+        >>> [b.plus.shape for b in plnet.sequence.stability_bounds(model, [x, x[:1]])]
+        [(2, 1), (1, 1)]
     """
     if not is_sequence_model(model):
         return _batch_bounds(model, x, budget)

@@ -58,6 +58,18 @@ def assert_ball_in_region(net: Network, x, eps: float, p=2, *, samples: int = 64
 
     Raises:
         AssertionError: a probe leaves the region, or the network is not affine there.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([0.5, -0.25])                 # its l2 margin is 0.25
+        >>> from plnet.testing import assertions
+        >>> assertions.assert_ball_in_region(net, x, 0.25, p=2)
+        >>> assertions.assert_ball_in_region(net, x, 0.3, p=2)
+        Traceback (most recent call last):
+        ...
+        AssertionError: ...
     """
     p = check_p(p)
     x = np.asarray(x, np.float64).reshape(net.input_shape)
@@ -95,9 +107,28 @@ def assert_leaves_region_beyond(net: Network, x, eps: float, p=2, *,
     margin, not merely a safe one. The probe moves along the steepest exit of the unit
     closest to ``x`` and must violate that unit's halfspace strictly.
 
+    Args:
+        net: the network.
+        x: one point, shaped like ``net.input_shape`` (or flattened).
+        eps: the claimed margin.
+        p: 1, 2 or inf.
+        beyond: how far past ``eps`` to probe, relative to ``eps``.
+
     Raises:
         AssertionError: every probe stays inside (``eps`` under-claims the margin), or no
             unit constrains the region (the margin is infinite).
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([0.5, -0.25])                 # its l2 margin is 0.25
+        >>> from plnet.testing import assertions
+        >>> assertions.assert_leaves_region_beyond(net, x, 0.25, p=2)
+        >>> assertions.assert_leaves_region_beyond(net, x, 0.2, p=2)   # under-claims
+        Traceback (most recent call last):
+        ...
+        AssertionError: ...
     """
     p = check_p(p)
     x = np.asarray(x, np.float64).reshape(net.input_shape)
@@ -117,6 +148,27 @@ def assert_margin_is_exact(net: Network, x, eps: float, p=2, *, samples: int = 6
                            seed: int = 0, beyond: float = 1e-6) -> None:
     """Assert ``eps`` is x's exact l_p margin: the ball lies in the region, and a point just
     beyond it does not (:func:`assert_ball_in_region` and
-    :func:`assert_leaves_region_beyond`)."""
+    :func:`assert_leaves_region_beyond`).
+
+    Args:
+        net: the network.
+        x: one point, shaped like ``net.input_shape`` (or flattened).
+        eps: the claimed exact margin (finite, >= 0).
+        p: 1, 2 or inf.
+        samples: random probes inside the ball, and again on its surface.
+        seed: seed of the probes.
+        beyond: how far past ``eps`` the outside probe lies, relative to ``eps``.
+
+    Raises:
+        AssertionError: the ball leaves the region, or a point just beyond it does not.
+
+    Example:
+        >>> b = plnet.NetworkBuilder((2,))
+        >>> h = b.relu(b.dense(b.input, [[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]))
+        >>> net = b.build(b.dense(h, [[1.0, -1.0]], [0.0]))
+        >>> x = np.array([0.5, -0.25])                 # its l2 margin is 0.25
+        >>> from plnet.testing import assertions
+        >>> assertions.assert_margin_is_exact(net, x, plnet.margin(net, x[None], p=2)[0])
+    """
     assert_ball_in_region(net, x, eps, p, samples=samples, seed=seed)
     assert_leaves_region_beyond(net, x, eps, p, beyond=beyond)

@@ -26,7 +26,25 @@ def _unit_sphere(p: float, m: int, d: int, rng: np.random.Generator) -> np.ndarr
 
 def extreme_points(p, d: int, m: int, rng: np.random.Generator) -> np.ndarray:
     """Vertices of the unit l_p ball (p = 1: all ``+-e_k``; inf: ``m`` random sign
-    vectors; 2: ``+-e_k`` and ``m`` random points of the sphere)."""
+    vectors; 2: ``+-e_k`` and ``m`` random points of the sphere).
+
+    Args:
+        p: 1, 2 or inf.
+        d: the dimension D.
+        m: how many random vertices (p = 2 and inf).
+        rng: numpy generator.
+
+    Returns:
+        ``[M, D]`` unit-l_p-norm points.
+
+    Example:
+        >>> from plnet.testing.sampling import extreme_points
+        >>> extreme_points(1, 2, 0, np.random.default_rng(0))
+        array([[ 1.,  0.],
+               [ 0.,  1.],
+               [-1., -0.],
+               [-0., -1.]])
+    """
     p = check_p(p)
     eye = np.eye(d)
     if p == 1:
@@ -51,6 +69,12 @@ def ball_points(x, radius: float, p, m: int, rng: np.random.Generator,
 
     Returns:
         ``[M, D]`` points, ``M >= m``.
+
+    Example:
+        >>> from plnet.testing.sampling import ball_points
+        >>> y = ball_points(np.zeros(3), 0.5, 2, m=10, rng=np.random.default_rng(0))
+        >>> bool((np.linalg.norm(y, axis=1) <= 0.5 + 1e-12).all())
+        True
     """
     p = check_p(p)
     x = np.asarray(x, dtype=np.float64).ravel()
@@ -69,6 +93,19 @@ def steepest_exit(grad_row: np.ndarray, sign: float, p) -> np.ndarray:
 
     Moving ``t`` along it lowers the slack by ``t * ||grad||_q`` (q the dual of p), so the
     point at distance ``|z| / ||grad||_q`` lies on the unit's hyperplane.
+
+    Args:
+        grad_row: ``[D]``, the unit's input-gradient.
+        sign: +1 or -1, the unit's side (``Linearization.signs``).
+        p: 1, 2 or inf.
+
+    Returns:
+        ``[D]`` direction of unit l_p norm.
+
+    Example:
+        >>> from plnet.testing.sampling import steepest_exit
+        >>> steepest_exit(np.array([3.0, -4.0]), 1.0, 2)     # against the gradient
+        array([-0.6,  0.8])
     """
     p = check_p(p)
     g = -sign * np.asarray(grad_row, dtype=np.float64)

@@ -49,8 +49,21 @@ def elman_models(*, max_layers: int = 2, max_hidden: int = 4, max_features: int 
         max_head: the most dense layers after the readout.
         max_length: the model's ``max_length`` (None: any).
 
+    Returns:
+        A hypothesis strategy of :class:`plnet.sequence.SequenceModel`.
+
     Raises:
         InvalidInputError: options that admit no model.
+
+    Example:
+        >>> from hypothesis import given, settings, strategies as st
+        >>> from plnet.testing import strategies as pst
+        >>> @settings(max_examples=5, deadline=None)
+        ... @given(pst.elman_models(max_layers=1, readouts=["last"]))
+        ... def test_property(model):
+        ...     x = np.zeros((1, 3, *model.feature_shape))      # one sequence, T = 3
+        ...     assert model(x).shape[0] == 1
+        >>> test_property()
     """
     if (max_layers < 1 or max_hidden < 1 or max_features < 1 or not readouts
             or set(readouts) - set(READOUTS) or not nonlinearities
@@ -113,6 +126,24 @@ def sequences_for(draw, model: SequenceModel, batch_size=3, max_length: int = 5,
         batch_size: an int or a strategy of ints (B >= 1).
         max_length: the longest sequence drawn (at most the model's ``max_length``).
         scale: the entries' typical magnitude.
+
+    Returns:
+        A hypothesis strategy of lists of float64 arrays.
+
+    Raises:
+        InvalidInputError: ``batch_size`` below 1, or ``max_length`` below the model's
+            ``min_length``.
+
+    Example:
+        >>> from hypothesis import given, settings, strategies as st
+        >>> from plnet.testing import strategies as pst
+        >>> @settings(max_examples=5, deadline=None)
+        ... @given(st.data())
+        ... def test_property(data):
+        ...     model = data.draw(pst.elman_models(max_layers=1))
+        ...     xs = data.draw(pst.sequences_for(model, batch_size=2, max_length=4))
+        ...     assert len(xs) == 2 and all(1 <= len(x) <= 4 for x in xs)
+        >>> test_property()
     """
     b = draw(batch_size) if isinstance(batch_size, st.SearchStrategy) else int(batch_size)
     if b < 1:
@@ -134,6 +165,19 @@ def elman_model_and_batch(draw, batch_size=3, max_length: int = 5, **model_kwarg
         batch_size: an int or a strategy of ints.
         max_length: the longest sequence.
         **model_kwargs: passed to :func:`elman_models`.
+
+    Returns:
+        A hypothesis strategy of ``(SequenceModel, list of [T_i, *feature_shape] arrays)``.
+
+    Example:
+        >>> from hypothesis import given, settings, strategies as st
+        >>> from plnet.testing import strategies as pst
+        >>> @settings(max_examples=5, deadline=None)
+        ... @given(pst.elman_model_and_batch(batch_size=2, max_layers=1))
+        ... def test_margins_are_nonnegative(model_xs):
+        ...     model, xs = model_xs
+        ...     assert (plnet.margin(model, xs, p=2) >= 0).all()
+        >>> test_margins_are_nonnegative()
     """
     model = draw(elman_models(**model_kwargs))
     return model, draw(sequences_for(model, batch_size=batch_size, max_length=max_length))

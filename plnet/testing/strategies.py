@@ -116,6 +116,16 @@ def networks(*, families: Sequence[str] = FAMILIES, ops: Sequence[str] | None = 
 
     Raises:
         InvalidInputError: an unknown family or op name, or options that admit no network.
+
+    Example:
+        >>> from hypothesis import given, settings, strategies as st
+        >>> from plnet.testing import strategies as pst
+        >>> @settings(max_examples=5, deadline=None)
+        ... @given(pst.networks(families=["mlp", "cnn1d"], max_units=16))
+        ... def test_property(net):
+        ...     x = np.zeros((1, *net.input_shape))
+        ...     assert net(x).shape == (1, *net.output_shape)
+        >>> test_property()
     """
     unknown = set(families) - set(FAMILIES)
     if unknown or not families:
@@ -185,6 +195,20 @@ def points_for(draw, net: Network, batch_size=1, scale: float = 1.0):
         net: the network the points are for.
         batch_size: an int or a strategy of ints (B >= 1).
         scale: the points' typical magnitude.
+
+    Returns:
+        A hypothesis ``SearchStrategy`` of float64 arrays.
+
+    Example:
+        >>> from hypothesis import given, settings, strategies as st
+        >>> from plnet.testing import strategies as pst
+        >>> @settings(max_examples=5, deadline=None)
+        ... @given(st.data())
+        ... def test_property(data):
+        ...     net = data.draw(pst.networks(max_units=8))
+        ...     x = data.draw(pst.points_for(net, batch_size=3))
+        ...     assert (plnet.margin(net, x, p=2) >= 0).all()
+        >>> test_property()
     """
     b = _batch(draw, batch_size)
     rng = np.random.default_rng(draw(_SEEDS))
@@ -205,6 +229,24 @@ def directions_for(draw, net: Network, batch_size: int | None = None):
 
     Directions are Gaussian, random sign vectors, or signed axis vectors (so that the
     coordinate directions of the l1 certificate are exercised).
+
+    Args:
+        net: the network the directions are for.
+        batch_size: None for one input-shaped direction, else B directions.
+
+    Returns:
+        A hypothesis ``SearchStrategy`` of float64 arrays.
+
+    Example:
+        >>> from hypothesis import given, settings, strategies as st
+        >>> from plnet.testing import strategies as pst
+        >>> @settings(max_examples=5, deadline=None)
+        ... @given(st.data())
+        ... def test_property(data):
+        ...     net, x = data.draw(pst.network_and_points())
+        ...     v = data.draw(pst.directions_for(net))
+        ...     assert (plnet.directional_margin(net, x, v) >= 0).all()
+        >>> test_property()
     """
     b = 1 if batch_size is None else _batch(draw, batch_size)
     rng = np.random.default_rng(draw(_SEEDS))
@@ -230,6 +272,20 @@ def network_and_points(draw, batch_size=1, scale: float = 1.0, **network_kwargs)
         batch_size: an int or a strategy of ints.
         scale: see :func:`points_for`.
         **network_kwargs: passed to :func:`networks`.
+
+    Returns:
+        A hypothesis ``SearchStrategy`` of ``(net, x)`` pairs.
+
+    Example:
+        >>> from hypothesis import given, settings, strategies as st
+        >>> from plnet.testing import strategies as pst
+        >>> @settings(max_examples=5, deadline=None)
+        ... @given(pst.network_and_points(batch_size=2, families=["mlp"]))
+        ... def test_property(case):
+        ...     net, x = case
+        ...     eps = plnet.margin(net, x, p=np.inf)
+        ...     assert (eps <= plnet.margin(net, x, p=2) + 1e-12).all()   # l_inf <= l_2
+        >>> test_property()
     """
     net = draw(networks(**network_kwargs))
     return net, draw(points_for(net, batch_size=batch_size, scale=scale))
@@ -245,6 +301,19 @@ def tied_network_and_point(draw, max_depth: int = 2):
 
     Args:
         max_depth: the most random blocks drawn after the tied layer.
+
+    Returns:
+        A hypothesis ``SearchStrategy`` of ``(net, x)`` pairs.
+
+    Example:
+        >>> from hypothesis import given, settings, strategies as st
+        >>> from plnet.testing import strategies as pst
+        >>> @settings(max_examples=5, deadline=None)
+        ... @given(pst.tied_network_and_point())
+        ... def test_property(case):
+        ...     net, x = case
+        ...     assert plnet.margin(net, x, p=2)[0] == 0      # on a boundary: margin 0
+        >>> test_property()
     """
     rng = np.random.default_rng(draw(_SEEDS))
     if draw(st.booleans()):
