@@ -99,7 +99,8 @@ class CertificateReport:
         percentiles: p -> {percentile: margin}, over all M points.
         regions: #CLR bounds (:class:`plnet.RegionCount`; tied points excluded and listed).
         ties: ``[M]`` bool, points lying on a region boundary.
-        correct: ``[M]`` bool, argmax of the logits equals the label (None without labels).
+        correct: ``[M]`` bool, argmax of the logits equals the label; for one logit, whether
+            ``logit > 0`` equals the label (None without labels).
 
     Example:
         >>> b = plnet.NetworkBuilder((2,))
@@ -267,5 +268,7 @@ def _pattern_keys(module, pattern) -> list[bytes]:
 
 def _correct(output, y) -> np.ndarray:
     y = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y)
-    pred = output.reshape(output.shape[0], -1).argmax(dim=1).cpu()
+    logits = output.reshape(output.shape[0], -1)
+    # one logit is a binary classifier (as fit trains it): class 1 where the logit is positive
+    pred = (logits[:, 0] > 0).long().cpu() if logits.shape[1] == 1 else logits.argmax(dim=1).cpu()
     return (pred == y.reshape(-1).cpu().long()).numpy()

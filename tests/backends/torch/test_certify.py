@@ -153,3 +153,17 @@ def test_float32_certificates_warn_and_float64_ones_do_not(mlp_net):
         warnings.simplefilter("error", PrecisionWarning)
         margins(exact, torch.as_tensor(x))
         certify(exact, x, progress=False)
+
+
+def test_accuracy_of_a_one_logit_binary_classifier_reads_the_logits_sign():
+    # fit trains one logit with binary cross-entropy: class 1 where the logit is positive
+    b = plnet.NetworkBuilder((2,))
+    net = b.build(b.dense(b.relu(b.dense(b.input, np.eye(2), np.zeros(2))),
+                          np.array([[1.0, -1.0]]), np.zeros(1)))
+    x = np.array([[2.0, 0.0], [0.0, 2.0], [3.0, 1.0], [1.0, 3.0]])
+    logits = net(x)[:, 0]
+    labels = (logits > 0).astype(np.int64)          # [1, 0, 1, 0]
+    report = certify(compile(net, dtype=torch.float64), (x, labels), batch_size=4)
+    assert report.correct.tolist() == [True] * 4
+    report = certify(compile(net, dtype=torch.float64), (x, 1 - labels), batch_size=4)
+    assert report.correct.tolist() == [False] * 4
