@@ -7,10 +7,17 @@ import json
 from plnet.cli import main
 
 
-def test_a_pending_reproduction_exits_1_saying_what_it_needs(tmp_path, capsys):
+def test_a_pending_reproduction_exits_1_saying_what_it_needs(tmp_path, capsys, monkeypatch):
+    from plnet.reproduce import registry
+
+    entries = dict(registry.load_all())
+    entries["table3"] = registry.Reproduction("table3", "Table 3", None, "sequence models")
+    monkeypatch.setattr(registry, "REPRODUCTIONS", entries)
+    monkeypatch.setattr(registry, "load_all", lambda: entries)
     assert main(["reproduce", "table3", "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "plnet: error:" in err and "sequence models" in err and "Nothing was run" in err
+    assert not list(tmp_path.iterdir())
 
 
 def test_an_unknown_name_is_a_usage_error(capsys):
