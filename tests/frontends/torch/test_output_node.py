@@ -24,7 +24,7 @@ class Tail(nn.Module):
 TAILS = {
     "identity": [nn.Identity()],
     "dropout_eval": [nn.Dropout(0.3)],
-    "dropout_and_identity": [nn.Dropout2d(0.5), nn.Identity()],
+    "dropout_and_identity": [nn.Dropout1d(0.5), nn.Identity()],
     "functional_dropout": [Tail(lambda x: F.dropout(x, 0.2, training=False))],
 }
 
