@@ -9,8 +9,30 @@ from plnet.backends.torch.lowerings.base import AffineLowering, lowers, pad_args
 from plnet.ops import Conv, ConvTranspose
 
 
+class _KernelLowering(AffineLowering):
+    """An op ``run(x, weight, bias)`` that is linear in x plus a per-channel bias: forward,
+    its linear part (no bias) and its offset (the bias) in one place."""
+
+    n_spatial: int
+
+    def run(self, x, weight, bias):
+        raise NotImplementedError
+
+    def forward(self, xs, params):
+        bias = params[self.op.bias] if self.op.bias is not None else None
+        return self.run(xs[0], params[self.op.weight], bias)
+
+    def linear(self, xs, params):
+        return self.run(xs[0], params[self.op.weight], None)
+
+    def offset(self, params):
+        if self.op.bias is None:
+            return None
+        return params[self.op.bias].reshape((-1,) + (1,) * self.n_spatial)
+
+
 @lowers(Conv)
-class ConvLowering(AffineLowering):
+class ConvLowering(_KernelLowering):
     """torch's convolution; asymmetric padding goes first (torch pads symmetrically)."""
 
     def __init__(self, op, in_shapes, out_shape):
@@ -33,21 +55,9 @@ class ConvLowering(AffineLowering):
         return self.conv(x, weight, bias, stride=tuple(self.op.stride), padding=self.conv_pad,
                          dilation=tuple(self.op.dilation), groups=self.op.groups)
 
-    def forward(self, xs, params):
-        bias = params[self.op.bias] if self.op.bias is not None else None
-        return self.run(xs[0], params[self.op.weight], bias)
-
-    def linear(self, xs, params):
-        return self.run(xs[0], params[self.op.weight], None)
-
-    def offset(self, params):
-        if self.op.bias is None:
-            return None
-        return params[self.op.bias].reshape((-1,) + (1,) * self.n_spatial)
-
 
 @lowers(ConvTranspose)
-class ConvTransposeLowering(AffineLowering):
+class ConvTransposeLowering(_KernelLowering):
     """torch's transposed convolution.
 
     torch pads symmetrically; otherwise the full output (no padding) is cut to the IR's
@@ -72,15 +82,3 @@ class ConvTransposeLowering(AffineLowering):
         y = F.pad(self.conv(x, weight, None, stride=tuple(op.stride), groups=op.groups,
                             dilation=tuple(op.dilation)), self.trim)
         return y if bias is None else y + bias.reshape((-1,) + (1,) * self.n_spatial)
-
-    def forward(self, xs, params):
-        bias = params[self.op.bias] if self.op.bias is not None else None
-        return self.run(xs[0], params[self.op.weight], bias)
-
-    def linear(self, xs, params):
-        return self.run(xs[0], params[self.op.weight], None)
-
-    def offset(self, params):
-        if self.op.bias is None:
-            return None
-        return params[self.op.bias].reshape((-1,) + (1,) * self.n_spatial)
