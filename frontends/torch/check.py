@@ -68,16 +68,24 @@ def check_conversion(module: torch.nn.Module, gm: torch.fx.GraphModule, output_f
         The largest absolute difference seen.
     """
     x = check_points(example, samples, seed)
-    want = reference_output(module, gm, output_fx, x)
-    got = net(x)
+    return compare_outputs(reference_output(module, gm, output_fx, x), net(x),
+                           "the converted network", "on random inputs around the example")
+
+
+def compare_outputs(want: np.ndarray, got: np.ndarray, what: str, where: str) -> float:
+    """The largest difference between the module's output ``want`` and ``what``'s ``got``.
+
+    Raises:
+        ConversionMismatch: the shapes differ, or the difference exceeds
+            ``TORCH_CONVERSION_RTOL * (1 + max |want|)``; ``where`` says on which inputs.
+    """
     if want.shape != got.shape:
-        raise ConversionMismatch(f"the module's output has shape {want.shape} but the "
-                                 f"converted network's is {got.shape}")
+        raise ConversionMismatch(f"{where}, the module's output has shape {want.shape} but "
+                                 f"{what}'s is {got.shape}")
     err = float(np.abs(want - got).max())
     tol = TORCH_CONVERSION_RTOL * (1.0 + float(np.abs(want).max()))
     if not err <= tol:
-        raise ConversionMismatch(f"the converted network differs from the torch module by "
-                                 f"{err:.3e} (tolerance {tol:.3e}) on random inputs around "
-                                 f"the example; this is a plnet bug or an op whose meaning "
-                                 f"plnet misread, please report it", err, tol)
+        raise ConversionMismatch(f"{what} differs from the torch module by {err:.3e} "
+                                 f"(tolerance {tol:.3e}) {where}; this is a plnet bug or an op "
+                                 f"whose meaning plnet misread, please report it", err, tol)
     return err

@@ -23,11 +23,10 @@ import numpy as np
 import torch
 from torch.nn.utils import rnn as rnn_utils
 
-from plnet.errors import ConversionMismatch, InvalidInputError, UnsupportedOpError
+from plnet.errors import InvalidInputError, UnsupportedOpError
 from plnet.frontends.tied import TiedUnroll
 from plnet.frontends.torch.convert import lower_traced, parameter_dtype, trace
 from plnet.frontends.torch.values import LENGTHS, PackedValue, TensorValue
-from plnet.tolerances import TORCH_CONVERSION_RTOL
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,7 +133,7 @@ def check_lengths(samples) -> list[int]:
 def check_sequence_conversion(module, unroll: TracedUnroll, model, lengths, samples, count,
                               seed) -> float:
     """The module and the model agree at every length in ``lengths`` (float64)."""
-    from plnet.frontends.torch.check import reference_output
+    from plnet.frontends.torch.check import compare_outputs, reference_output
 
     rng = np.random.default_rng(seed)
     scale = float(np.mean([np.abs(s).mean() for s in samples])) + 1.0
@@ -144,17 +143,8 @@ def check_sequence_conversion(module, unroll: TracedUnroll, model, lengths, samp
         x = rng.standard_normal((count, steps) + unroll.feature_shape) * scale
         want = reference_output(module, gm, output_fx, x, unroll.how.args)
         want = np.moveaxis(want, net.graph.graph.get("output_batch_axis", 0), 0)
-        got = model.unroll(steps)(x)
-        if want.shape != got.shape:
-            raise ConversionMismatch(f"at length {steps}, the module's output has shape "
-                                     f"{want.shape} but the sequence model's is {got.shape}")
-        err = float(np.abs(want - got).max())
-        tol = TORCH_CONVERSION_RTOL * (1.0 + float(np.abs(want).max()))
-        if not err <= tol:
-            raise ConversionMismatch(f"at length {steps}, the converted sequence model "
-                                     f"differs from the torch module by {err:.3e} (tolerance "
-                                     f"{tol:.3e}); this is a plnet bug or an op whose meaning "
-                                     f"plnet misread, please report it", err, tol)
+        err = compare_outputs(want, model.unroll(steps)(x), "the converted sequence model",
+                              f"at length {steps}")
         worst = max(worst, err)
     return worst
 
