@@ -7,8 +7,7 @@ suite before it reaches a reader. A block opts out only with the line
     <!-- docs: not run: REASON -->
 
 right above its fence (for code that needs torchrun or a GPU); the page must say why in
-REASON, the block must still compile, and each opt-out is reported as a skip naming the page,
-the line and the reason.
+REASON (a few words at least), and the block must still compile.
 
 A ```text block that follows a python block (blank lines between at most) is that block's
 output: what the block prints must match it, compared as doctest compares (``...`` matches
@@ -105,12 +104,11 @@ def test_every_python_block_of_the_page_runs_in_order_without_warnings(page, tmp
     run_page([b for b in python_blocks(page) if b.opt_out is None])
 
 
-def test_blocks_that_opt_out_compile_say_why_and_are_reported():
+def test_blocks_that_opt_out_compile_and_say_why():
     for block in OPTED_OUT:
-        assert block.opt_out, f"{block.page}:{block.line}: an opt-out must give its reason"
+        assert len(block.opt_out.split()) >= 3, (
+            f"{block.page}:{block.line}: an opt-out must say why the block cannot run here")
         compile(block.code, f"{block.page}:{block.line}", "exec")
-    if OPTED_OUT:  # reported in the summary, so that none goes unnoticed
-        pytest.skip("; ".join(f"{b.page}:{b.line} not run: {b.opt_out}" for b in OPTED_OUT))
 
 
 def test_the_extractor_finds_blocks_in_order_with_their_opt_outs(tmp_path):
