@@ -137,10 +137,18 @@ class JacobianRecursion:
             return Jac(out.reshape(r, -1, k))
         target = self._unit_target()
         mat = self.eye if jac.mat is None else jac.mat
+        if jac.scale is not None and weight.shape[0] > mat.shape[2]:
+            # few input axes (k < out): scaling J's in x k rows per point is cheaper than
+            # W diag(s)'s out x in (a 2-d input: 50x less work for a 100-wide layer)
+            mat = materialize(jac, None, self.eye)
+            jac = Jac(mat)
         if jac.scale is None:
             if mat.shape[0] == 1:
                 return Jac(torch.matmul(weight, mat[0]).unsqueeze(0))
-            left = weight.expand((mat.shape[0],) + weight.shape)
+            # the weight is shared: one (B * k, in) x (in, out) GEMM over every point's
+            # columns (a stride-0 batch in bmm is several times slower)
+            result = torch.matmul(mat.transpose(1, 2), weight.t()).transpose(1, 2)
+            return self._store(target, result)
         elif target is not None:  # no autograd: W diag(s) per point into a reused buffer
             shape = (jac.scale.shape[0],) + tuple(weight.shape)
             left = torch.mul(weight.unsqueeze(0), jac.scale.unsqueeze(1),
@@ -150,11 +158,7 @@ class JacobianRecursion:
         if mat.shape[0] == 1:
             # a shared right operand: one (B * out, in) x (in, k) GEMM; a stride-0 batch in
             # bmm is several times slower
-            result = torch.matmul(left, mat[0])
-            if target is not None and tuple(target[1].shape) == tuple(result.shape):
-                target[1].copy_(result)
-                return Jac(target[1], stored=target[0])
-            return Jac(result)
+            return self._store(target, torch.matmul(left, mat[0]))
         left = left.expand((mat.shape[0],) + left.shape[1:])
         if target is not None and tuple(target[1].shape) == (mat.shape[0], left.shape[1],
                                                               mat.shape[2]):
@@ -164,6 +168,14 @@ class JacobianRecursion:
             target[1].copy_(result)
             return Jac(target[1], stored=target[0])
         return Jac(torch.bmm(left, mat))
+
+    @staticmethod
+    def _store(target, result):
+        """``result`` as a Jac, copied into the sink's memory when ``target`` fits it."""
+        if target is not None and tuple(target[1].shape) == tuple(result.shape):
+            target[1].copy_(result)
+            return Jac(target[1], stored=target[0])
+        return Jac(result)
 
     def _unit_target(self):
         """``(unit slice, sink memory)`` the current node may write its Jacobian to."""
