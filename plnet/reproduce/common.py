@@ -104,6 +104,21 @@ def select_models(vanilla_acc: float, candidates: list[dict], drop: float = 0.01
     return chosen
 
 
+def grid_results(vanilla: dict, candidates: list[dict]) -> list[dict]:
+    """Every trained model of a grid (vanilla first) as ``{"lambda", "C", "val_acc",
+    "val_eps2_p50"}``: what the selection rule saw."""
+    return [{k: run[k] for k in ("lambda", "C", "val_acc", "val_eps2_p50")}
+            for run in [vanilla] + candidates]
+
+
+def grid_lines(grid: list[dict], part: str) -> str:
+    """The grid's models after vanilla, one line each: accuracy and median eps2 on
+    ``part`` data."""
+    lines = [f"  lambda={g['lambda']:g} C={g['C']:g}: accuracy {g['val_acc']:.1%}, median "
+             f"eps2 {g['val_eps2_p50']:.2e}" for g in grid[1:]]
+    return f"the grid ({part} data):\n" + "\n".join(lines)
+
+
 def progress_bar(total: int, desc: str, enabled: bool):
     """A tqdm bar on stderr over ``total`` runs (a no-op object when disabled)."""
     from plnet.cli.progress import Progress

@@ -42,8 +42,8 @@ class DistortionSetup:
 # ~1 CPU-day for this network on 2 cores; these keep each part within ~15 CPU-minutes
 FULL = DistortionSetup(16, 2, TrainSettings(epochs=10, optimizer="adam", lr=1e-3,
                                             batch_size=32, samples=32),
-                       lambdas=(1e-2, 1e-1), C=8.0, eval_points=200, samples=2000,
-                       population=400, epochs=25)
+                       lambdas=(1e-2, 1e-1), C=8.0, eval_points=100, samples=1000,
+                       population=200, epochs=20)
 QUICK = DistortionSetup(8, 1, TrainSettings(epochs=5, optimizer="adam", lr=3e-3,
                                             batch_size=32, samples=8),
                         lambdas=(1e-2, 1e-1), C=8.0, eval_points=24, samples=64,

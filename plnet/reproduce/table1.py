@@ -18,9 +18,9 @@ import numpy as np
 from plnet.datasets import load_mnist, prepend_normalization
 from plnet.demo import relu_mlp
 from plnet.reproduce import paper
-from plnet.reproduce.common import (TrainSettings, certify_raw, figure_path, margin_table,
-                                    normalized, progress_bar, select_models, tradeoff_figure,
-                                    train)
+from plnet.reproduce.common import (TrainSettings, certify_raw, figure_path, grid_lines,
+                                    grid_results, margin_table, normalized, progress_bar,
+                                    select_models, tradeoff_figure, train)
 from plnet.reproduce.registry import register
 
 
@@ -100,6 +100,7 @@ def run_table1(*, quick: bool, out: Path, progress: bool, seed: int = 0) -> dict
                      **evaluate(model["net"], data, "test"),
                      "selected": model.get("selected", []), "val_acc": model["val_acc"]})
     figure = tradeoff_figure(vanilla, candidates, figure_path(out, "table1", quick))
+    grid = grid_results(vanilla, candidates)
     base = rows[0]["eps2"]["P50"]
     ratios = [r["eps2"]["P50"] / base if base > 0 else None for r in rows[1:]]
     picks = [f"{r:.1f}x ({' and '.join(row['selected'])})" for r, row in zip(ratios, rows[1:])
@@ -107,13 +108,15 @@ def run_table1(*, quick: bool, out: Path, progress: bool, seed: int = 0) -> dict
     table = (margin_table(rows, paper.TABLE1, 1e-4, "paper", "here") +
              f"\n\nmedian eps2 of the selected ROLL models / vanilla: "
              f"{', '.join(picks) or 'none selected'} (paper: 15x at same accuracy, 50x at -1%; "
-             f"selected on validation accuracy, vanilla's {vanilla['val_acc']:.1%})")
+             f"selected on validation accuracy, vanilla's {vanilla['val_acc']:.1%})\n" +
+             grid_lines(grid, "validation"))
     return {"name": "table1", "quick": quick, "rows": rows, "paper": paper.TABLE1,
             "figures": [str(figure)], "table": table,
             "data": f"MNIST 5k subset {data.sizes()} (training on "
                     f"{setup.train_points or data.sizes()['train']})",
             "model": f"784-{'-'.join(map(str, setup.hidden))}-10 ReLU",
             "settings": dataclasses.asdict(setup.settings),
-            "grid": {"lambda": list(setup.lambdas), "C": list(setup.Cs)},
+            "grid_values": {"lambda": list(setup.lambdas), "C": list(setup.Cs)},
+            "grid": grid,
             "seconds": time.perf_counter() - started}
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from plnet.reproduce import paper
-from plnet.reproduce.common import figure_path, margin_table, tradeoff_figure
+from plnet.reproduce.common import figure_path, grid_lines, margin_table, tradeoff_figure
 from plnet.reproduce.registry import register
 from plnet.reproduce.vowels_runs import describe_setup, run_experiment
 
@@ -25,13 +25,11 @@ def run_table3(*, quick: bool, out: Path, progress: bool, seed: int = 0) -> dict
     base = rows[0]["eps2"]["P50"]
     picks = [f"{row['eps2']['P50'] / base:.1f}x ({' and '.join(row['selected'])})"
              for row in rows[1:] if base > 0]
-    lines = [f"  lambda={g['lambda']:g} C={g['C']:g}: accuracy {g['val_acc']:.1%}, median "
-             f"eps2 {g['val_eps2_p50']:.2e}" for g in grid[1:]]
     table = (margin_table(rows, paper.TABLE3, 1e-6, "paper", "here") +
              f"\n\nmedian eps2 of the selected ROLL models / vanilla: "
              f"{', '.join(picks) or 'none selected'} (paper: about 4x at the same accuracy, "
              f"20x at -1%; selected on testing accuracy as Appendix H, vanilla's "
-             f"{grid[0]['val_acc']:.1%})\nthe grid (testing data):\n" + "\n".join(lines))
+             f"{grid[0]['val_acc']:.1%})\n" + grid_lines(grid, "testing"))
     return {"name": "table3", "quick": quick, "rows": rows, "paper": paper.TABLE3,
             "figures": [str(figure)], "table": table, "grid": grid,
             **describe_setup(experiment), "seconds": time.perf_counter() - started}

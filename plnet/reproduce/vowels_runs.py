@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from plnet.datasets import load_japanese_vowels
-from plnet.reproduce.common import TrainSettings, certify_raw, progress_bar, select_models, train
+from plnet.reproduce.common import (TrainSettings, certify_raw, grid_results, progress_bar,
+                                    select_models, train)
 
 #: the Japanese Vowels channels and classes
 FEATURES, CLASSES = 12, 9
@@ -113,7 +114,7 @@ def _train_and_certify(setup: VowelSetup, data, cache: Path, progress: bool, see
     cache.mkdir(parents=True, exist_ok=True)
     vanilla["model"].save(cache / "vanilla.npz")
     shown["model"].save(cache / "roll.npz")
-    grid_rows = [{k: r[k] for k in ("lambda", "C", "val_acc", "val_eps2_p50")} for r in runs]
+    grid_rows = grid_results(vanilla, candidates)
     result = {"setup": dataclasses.asdict(setup), "grid": grid_rows, "rows": rows,
               "figure3_roll": {"lambda": shown["lambda"], "C": shown["C"],
                                "test_acc": shown["val_acc"],

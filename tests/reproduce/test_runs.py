@@ -31,6 +31,17 @@ def test_margin_tables_give_raw_space_percentiles_per_row(name, tmp_path, tiny):
         assert 0 <= row["acc"] <= 1 and row["clr"] >= 1
 
 
+def test_table1_lists_every_grid_model_the_rule_saw(tmp_path, tiny):
+    result = run("table1", quick=True, out=tmp_path)
+    grid = result["grid"]
+    values = result["grid_values"]
+    assert [(g["lambda"], g["C"]) for g in grid] == [(None, None)] + [
+        (lam, C) for lam in values["lambda"] for C in values["C"]]
+    assert grid[0]["val_acc"] == result["rows"][0]["val_acc"]
+    assert all(g["val_eps2_p50"] > 0 for g in grid)
+    assert result["table"].count("\n  lambda=") == len(grid) - 1
+
+
 def test_table2_times_every_setting(tmp_path, tiny):
     result = run("table2", quick=True, out=tmp_path)
     check_common(result, "table2", tmp_path)
