@@ -12,6 +12,7 @@ from plnet.tolerances import REFERENCE_RTOL, TORCH_FLOAT32_RTOL
 torch = pytest.importorskip("torch")
 
 from plnet.backends.torch import compile, unit_gradient_sqnorms, unit_gradients  # noqa: E402
+from plnet.demo import relu_mlp  # noqa: E402
 from plnet.backends.torch.gradients import unit_gradient_norms  # noqa: E402
 from plnet.backends.torch.perturbation import masked_tangent_fusions  # noqa: E402
 from plnet.backends.torch.recursion import unsupported_nodes  # noqa: E402
@@ -179,3 +180,17 @@ def test_a_fused_pool_at_the_output_keeps_every_chunk_of_its_jacobian():
         # one axis per chunk: the tangents stay contiguous, so the returned chunks are views
         _, _, jac = unit_gradient_norms(module, x, ("sq",), chunk_size=1, want_output=True)
     assert_close(numpy(jac), plnet.linearize(net, x).jacobian)
+
+
+@pytest.mark.parametrize("grad_mode", [True, False])
+def test_recursion_on_few_input_axes_equals_the_reference(grad_mode):
+    # fewer input axes than layer outputs: the recursion scales J's rows, not W's columns
+    net = relu_mlp((2, 16, 16, 16, 3), seed=3)
+    x = np.random.default_rng(0).normal(size=(7, 2))
+    module = compile(net, device="cpu", dtype=torch.float64)
+    lin = plnet.linearize(net, x)
+    with torch.set_grad_enabled(grad_mode):
+        _, grad = unit_gradients(module, x, method="recursion")
+        _, sq = unit_gradient_sqnorms(module, x, method="recursion")
+    assert_close(numpy(grad), lin.grad)
+    assert_close(numpy(sq), (lin.grad ** 2).sum(axis=2))
