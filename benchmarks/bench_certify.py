@@ -6,8 +6,8 @@ a Conv-MaxPool net, float32, printed as points per second. Side by side in one r
 (interleaved repeats, medians):
 
 - ours: certify as it is;
-- old: the same call with the norms taken the way certify took them before, over the
-  strided ``[B, n, D]`` view of the tangents (``--no-old`` skips it);
+- old: the same call the way certify ran before: all D one-hot tangents through every
+  layer, norms over the strided ``[B, n, D]`` view (``--no-old`` skips it);
 - floor: the FLOPs of D tangents through the frozen network at this machine's conv rate,
   measured in the same run: every convolution and dense layer is timed on 256 tangent
   images of its input (channels-last) and charged for the ``D`` per point it must run
@@ -43,10 +43,16 @@ NETS = {"resnet_2b": resnet_2b, "conv_maxpool": conv_maxpool}
 FLOOR_IMAGES = 256
 
 
+class _NoPatches:
+    pattern_steps = ()
+
+
 @contextlib.contextmanager
 def old_norms():
-    """Certify's previous norm path: the sink takes ``[B, n, D]`` views only."""
-    with mock.patch.object(NormSink, "put_tangents", None):
+    """Certify's previous path: dense tangents of all D axes through every layer (no
+    receptive-field patches), the sink taking ``[B, n, D]`` views only."""
+    with mock.patch.object(NormSink, "put_tangents", None), \
+            mock.patch("plnet.backends.torch.gradients.patch_plan", lambda module: _NoPatches):
         yield
 
 

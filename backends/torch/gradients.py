@@ -22,6 +22,7 @@ import torch
 
 from plnet.backends.torch.perturbation import (FrozenPattern, Workspace, freeze_pattern,
                                                propagate_tangents)
+from plnet.backends.torch.patches import patch_plan, propagate_patches
 from plnet.backends.torch.recursion import (RecursionPlan, propagate_jacobians,
                                             unsupported_nodes)
 from plnet.backends.torch.sinks import DenseSink, NormSink
@@ -30,6 +31,8 @@ from plnet.errors import InvalidInputError
 #: Bytes of intermediate tangents one chunk of input axes may take (the result itself,
 #: [B, N, K], is not counted: it has to exist anyway).
 WORKSPACE_BYTES = 1 << 30
+#: Bytes the receptive-field patches of one group of points may take
+PATCH_BYTES = 1 << 30
 
 METHODS = ("auto", "perturbation", "recursion")
 
@@ -122,6 +125,42 @@ def run_engine(module, x, columns, sink, *, method="auto", chunk_size=None,
         if workspace is None:
             workspace = module._workspace = Workspace()
         sink.workspace = workspace
+    patches = _patch_plan_for(module, plan, sink, columns)
+    if patches is None:
+        return pattern, _stream(module, pattern, columns, sink, width, plan, workspace,
+                                want_output)
+    # receptive-field patches for all D axes at once, points in groups that fit the budget
+    group = max(1, PATCH_BYTES // max(1, patches.bytes_per_point(module.dtype)))
+    outputs = []
+    for start in range(0, b, group):
+        rows = slice(start, min(b, start + group))
+        part, part_sink = pattern.rows(rows), sink.rows(rows)
+        kept = propagate_patches(
+            module, patches, part, workspace,
+            lambda step, units: part_sink.put_units(step.unit_slice, units,
+                                                    module.input_shape))
+        width = chunk_width(module, rows.stop - rows.start, total, chunk_size,
+                            per_column_extra)
+        outputs.append(_stream(module, part, columns, part_sink, width, None, workspace,
+                               want_output, (patches, kept)))
+    return pattern, torch.cat(outputs) if want_output else None
+
+
+def _patch_plan_for(module, recursion_plan, sink, columns):
+    """The module's patch plan when the perturbation engine can use it here: all D axes,
+    no autograd graph, and some pattern node's units come from patches."""
+    if recursion_plan is not None or not sink.inplace or len(columns) != module.input_size:
+        return None
+    if not bool((columns == torch.arange(len(columns), device=columns.device)).all()):
+        return None
+    plan = patch_plan(module)
+    return plan if plan.pattern_steps else None
+
+
+def _stream(module, pattern, columns, sink, width, plan, workspace, want_output,
+            patched=None):
+    """The chunks of input axes through one engine; the output's Jacobian if asked."""
+    b, total = pattern.batch_size, len(columns)
     outputs = []
     for start in range(0, total, width):
         cols = columns[start:start + width]
@@ -129,14 +168,14 @@ def run_engine(module, x, columns, sink, *, method="auto", chunk_size=None,
         if plan is not None:
             out = propagate_jacobians(module, plan, pattern, cols, sink, workspace)
         else:
-            t = propagate_tangents(module, pattern, cols, sink, workspace, want_output)
+            t = propagate_tangents(module, pattern, cols, sink, workspace, want_output,
+                                   patched)
             out = t.reshape(t.shape[0], t.shape[1], -1).transpose(1, 2) if want_output \
                 else None
         sink.end_chunk()
         if want_output:
             outputs.append(out.expand((b,) + out.shape[1:]))
-    output_jac = torch.cat(outputs, dim=2) if want_output else None
-    return pattern, output_jac
+    return torch.cat(outputs, dim=2) if want_output else None
 
 
 def unit_gradients(module, x, *, axes=None, chunk_size=None, method="auto"):

@@ -18,6 +18,8 @@ import math
 import networkx
 import torch
 
+from plnet.backends.torch.patches import densify
+
 
 @dataclasses.dataclass
 class FrozenPattern:
@@ -36,6 +38,13 @@ class FrozenPattern:
     @property
     def batch_size(self) -> int:
         return int(self.z.shape[0])
+
+    def rows(self, rows: slice) -> "FrozenPattern":
+        """The pattern of the points ``rows`` (views, no copies)."""
+        def cut(v):
+            return tuple(cut(u) for u in v) if isinstance(v, tuple) else v[rows]
+        return FrozenPattern(self.output[rows], self.z[rows],
+                             {k: cut(v) for k, v in self.indicators.items()})
 
 
 def freeze_pattern(module, x) -> FrozenPattern:
@@ -77,13 +86,16 @@ def one_hot_tangents(columns, input_shape, dtype, device):
 
 
 def propagate_tangents(module, pattern: FrozenPattern, columns, sink, workspace=None,
-                       want_output=True):
+                       want_output=True, patched=None):
     """Push one-hot tangents of the input axes ``columns`` through the frozen network.
 
     Every pattern node's unit gradients go to ``sink`` as ``[B, n, k]``. With a
     ``workspace`` (only when no autograd graph is needed), the pattern ops write their
     tangents into memory reused from call to call. Without ``want_output``, the steps that
-    feed no pattern node (e.g. the logits layer) are skipped.
+    feed no pattern node (e.g. the logits layer) are skipped. ``patched`` (a
+    :class:`plnet.backends.torch.patches.PatchPlan` and the patches it kept) marks steps
+    already run on receptive-field patches: they are skipped, and those later steps read
+    are converted to tangents of ``columns``.
 
     Returns:
         The output's tangents ``[R, k, *output_shape]`` (R = 1 if no pattern op is
@@ -92,9 +104,17 @@ def propagate_tangents(module, pattern: FrozenPattern, columns, sink, workspace=
     params = module.param_tensors()
     env = [None] * len(module.steps)
     fusions, done = masked_tangent_fusions(module), set()
+    flattened = flatten_dense_fusions(module)
     skipped = set() if want_output else steps_feeding_no_unit(module)
+    plan, kept = patched if patched is not None else (None, {})
     for i, step in enumerate(module.steps):
         low = step.lowering
+        if plan is not None and i in plan.geometry:
+            if i in kept:
+                slot = None if i == module.output_index or workspace is None else \
+                    functools.partial(workspace.get, ("densified", i), like=kept[i].t)
+                env[i] = densify(kept[i], columns, module.input_shape, slot)
+            continue
         if i in done or i in skipped:  # computed together with its pattern op, or unused
             for j in step.free:
                 env[j] = None
@@ -102,6 +122,14 @@ def propagate_tangents(module, pattern: FrozenPattern, columns, sink, workspace=
         if not step.inputs:
             env[i] = one_hot_tangents(columns, module.input_shape, module.dtype,
                                       module.device)
+            continue
+        if i in flattened:  # the dense consumer reads the images as they lie
+            env[i] = env[step.inputs[0]]
+        elif step.inputs[0] in flattened:
+            env[i] = low.image_tangent(env[step.inputs[0]], params)
+        if i in flattened or step.inputs[0] in flattened:
+            for j in step.free:
+                env[j] = None
             continue
         tangents = [env[j] for j in step.inputs]
         frozen = pattern.indicators.get(step.name)
@@ -181,6 +209,27 @@ def masked_tangent_fusions(module) -> dict[int, int]:
             fusions[i] = index[consumers[0]]
     module.__dict__["_masked_tangent_fusions"] = fusions
     return fusions
+
+
+def flatten_dense_fusions(module) -> frozenset[int]:
+    """Flatten steps of an image whose only consumer is a dense layer (which then takes
+    the image tangents directly, see ``DenseLowering.image_tangent``)."""
+    cached = module.__dict__.get("_flatten_dense_fusions")
+    if cached is not None:
+        return cached
+    index = {step.name: i for i, step in enumerate(module.steps)}
+    fused = set()
+    for i, step in enumerate(module.steps):
+        low = step.lowering
+        consumers = list(module.net.graph.successors(step.name))
+        if not step.inputs or len(low.in_shapes[0]) != 3 or len(low.out_shape) != 1 \
+                or not getattr(low, "flattens", False) or len(consumers) != 1 \
+                or step.name == module.net.output:
+            continue
+        if hasattr(module.steps[index[consumers[0]]].lowering, "image_tangent"):
+            fused.add(i)
+    module.__dict__["_flatten_dense_fusions"] = frozenset(fused)
+    return module.__dict__["_flatten_dense_fusions"]
 
 
 class Workspace:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from plnet.backends.torch.patches import unit_norms, write_gradients
+
 
 class DenseSink:
     """Collects ``[B, N, K]`` gradients, chunk by chunk over the K axes."""
@@ -47,6 +49,19 @@ class DenseSink:
         else:
             self.parts.append(grads.expand((self.shape[0],) + grads.shape[1:]))
 
+    def rows(self, rows: slice) -> "DenseSink":
+        """A sink writing the points ``rows`` of this one (in place only)."""
+        part = DenseSink.__new__(DenseSink)
+        part.__dict__.update(self.__dict__)
+        part.out = self.out[rows]
+        part.shape = (part.out.shape[0],) + self.shape[1:]
+        return part
+
+    def put_units(self, unit_slice, units, input_shape):
+        """Write a node's gradients, all D axes, from receptive-field boxes (in place only;
+        :mod:`plnet.backends.torch.patches`)."""
+        write_gradients(units, self.out[:, unit_slice], input_shape)
+
     def end_chunk(self):
         if not self.inplace:
             b = self.shape[0]
@@ -76,13 +91,14 @@ class NormSink:
         self.inplace = inplace
         self.acc = {k: torch.zeros((batch, num_units), dtype=dtype, device=device)
                     for k in self.kinds}
-        self.parts = {}
+        self.parts, self.slices = {}, []
         #: a :class:`plnet.backends.torch.perturbation.Workspace` for scratch memory, set
         #: by the engine when the sink is in place
         self.workspace = None
 
     def begin_chunk(self, columns: slice):
         self.parts = {k: [] for k in self.kinds}
+        self.slices = []  # the unit slice of each part, in order
 
     def target(self, unit_slice):
         return None
@@ -98,6 +114,22 @@ class NormSink:
             else:
                 value = grads.abs().amax(dim=2) if grads.shape[2] else grads.sum(dim=2)
             self.parts[kind].append(value.expand(batch, -1))
+        self.slices.append(unit_slice)
+
+    def rows(self, rows: slice) -> "NormSink":
+        """A sink accumulating into the points ``rows`` of this one (in place only)."""
+        part = NormSink.__new__(NormSink)
+        part.__dict__.update(self.__dict__)
+        part.acc = {kind: acc[rows] for kind, acc in self.acc.items()}
+        return part
+
+    def put_units(self, unit_slice, units, input_shape):
+        """A node's reductions over all D axes from its receptive-field boxes (in place,
+        before the chunks; :mod:`plnet.backends.torch.patches`)."""
+        batch = next(iter(self.acc.values())).shape[0]
+        for kind, value in unit_norms(units, self.kinds, unit_slice.stop - unit_slice.start
+                                      ).items():
+            self.acc[kind][:, unit_slice] = value.expand(batch, -1)
 
     def put_tangents(self, unit_slice, tangents):
         """Store a node's unit tangents as the engine holds them, ``[B or 1, k, *units]``
@@ -133,6 +165,7 @@ class NormSink:
         for kind in self.kinds:
             value = values[kind].reshape((rows,) + unit_shape).permute(back)
             self.parts[kind].append(value.reshape(rows, -1).expand(batch, -1))
+        self.slices.append(unit_slice)
 
     def scratch(self, like):
         """Memory of ``like``'s shape and layout, from the engine's workspace if any."""
@@ -141,16 +174,31 @@ class NormSink:
         return self.workspace.like(("norm scratch",), tuple(like.shape), like=like)
 
     def end_chunk(self):
+        covered = sum(s.stop - s.start for s in self.slices)
+        if self.inplace and covered != next(iter(self.acc.values())).shape[1]:
+            self._add_by_slice()  # some units came from patches
+            return
         for kind in self.kinds:
             if not self.parts[kind]:
                 continue
             chunk = torch.cat(self.parts[kind], dim=1)
-            if kind == "max":
+            if kind == "max" and self.inplace:
+                torch.maximum(self.acc[kind], chunk, out=self.acc[kind])
+            elif kind == "max":
                 self.acc[kind] = torch.maximum(self.acc[kind], chunk)
             elif self.inplace:
                 self.acc[kind] += chunk
             else:
                 self.acc[kind] = self.acc[kind] + chunk
+
+    def _add_by_slice(self):
+        for kind in self.kinds:
+            acc = self.acc[kind]
+            for unit_slice, value in zip(self.slices, self.parts[kind]):
+                if kind == "max":
+                    acc[:, unit_slice] = torch.maximum(acc[:, unit_slice], value)
+                else:
+                    acc[:, unit_slice] += value
 
     def result(self):
         return self.acc

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from plnet.backends.torch.lowerings.base import PatternLowering, flat_size, lowers
+from plnet.backends.torch.patches import channel_scale
 from plnet.ops import LeakyReLU, PReLU, ReLU
 
 
@@ -58,6 +59,13 @@ class ReluLowering(PatternLowering):
             return ts[0] * slopes
         return torch.mul(ts[0], slopes, out=out(torch.broadcast_shapes(ts[0].shape,
                                                                        slopes.shape)))
+
+    def patch_geometry(self, geoms, params):
+        return geoms[0]
+
+    def patch_tangent(self, ps, params, frozen, geometry, alloc=None):
+        return channel_scale(ps[0], self.slopes(frozen, params, ps[0].t.dtype).squeeze(1),
+                             alloc)
 
     def jacobian_step(self, rec, jacs, params, frozen=None):
         slopes = self.slopes(frozen, params, rec.dtype)

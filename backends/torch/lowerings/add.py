@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from plnet.backends.torch.lowerings.base import AffineLowering, lowers
+from plnet.backends.torch.patches import Patches, aligned, box_slices
 from plnet.ops import Add
 
 
@@ -24,6 +25,20 @@ class AddLowering(AffineLowering):
         shape = torch.broadcast_shapes(ts[0].shape, ts[1].shape)
         # into reused memory: a fresh tensor of the tangents' size costs page faults
         return torch.add(ts[0], ts[1], out=out(shape))
+
+    def patch_geometry(self, geoms, params):
+        return aligned(geoms)
+
+    def patch_tangent(self, ps, params, frozen, geometry, alloc=None):
+        """The inputs' boxes added inside the union box (same stride: same positions)."""
+        first = ps[0].t
+        shape = (max(p.t.shape[0] for p in ps),) + tuple(first.shape[1:4]) + geometry.size \
+            + (first.shape[-1],)
+        out = alloc(shape) if alloc is not None else first.new_zeros(shape)
+        for p in ps:
+            rows, cols = box_slices(p.geometry, geometry)
+            out[:, :, :, :, rows, cols] += p.t
+        return Patches(out, geometry)
 
     def jacobian_step(self, rec, jacs, params, frozen=None):
         return rec.sum(jacs)

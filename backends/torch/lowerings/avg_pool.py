@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from plnet.backends.torch.lowerings.base import AffineLowering, lowers, pad_args
+from plnet.backends.torch.patches import (Patches, patch_zeros, window_args, window_geometry,
+                                          window_taps)
 from plnet.ops import AvgPool
 
 
@@ -48,6 +50,19 @@ class AvgPoolLowering(AffineLowering):
                     dilation=tuple(op.dilation), groups=self.channels)
         index = (slice(None), slice(None)) + tuple(slice(0, n) for n in self.out_shape[1:])
         return sums[index] / self.divisor.to(dtype=x.dtype, device=x.device)
+
+    def patch_geometry(self, geoms, params):
+        return window_geometry(geoms[0], *window_args(self.op)) if self.n_spatial == 2 else None
+
+    def patch_tangent(self, ps, params, frozen, geometry, alloc=None):
+        """Receptive-field tangents: the window's input boxes summed at their offsets, over
+        the divisor (padding adds zeros, as it adds nothing to the sums)."""
+        p = ps[0]
+        out = patch_zeros(p, self.out_shape, geometry, p.t.shape[-1], alloc)
+        for _, view, (rows, cols) in window_taps(p, *window_args(self.op), self.out_shape[1:]):
+            out[:, :, :, :, rows, cols] += view
+        scale = 1.0 / self.divisor.to(dtype=out.dtype, device=out.device)
+        return Patches(out.mul_(scale[None, :, :, None, None, None, None]), geometry)
 
     def masked_tangent(self, t, slopes, out=None):
         # right after the first pattern op the tangents are still shared by all points;

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from plnet.backends.torch.lowerings.base import AffineLowering, lowers, pad_args
+from plnet.backends.torch.patches import (Patches, patch_zeros, window_args, window_geometry,
+                                          window_taps)
 from plnet.ops import Conv, ConvTranspose
 
 
@@ -44,6 +46,30 @@ class ConvLowering(_KernelLowering):
         else:
             self.pre_pad, self.conv_pad = pad_args(pads), 0
         self.conv = F.conv1d if self.n_spatial == 1 else F.conv2d
+
+    def patch_geometry(self, geoms, params):
+        if self.n_spatial != 2:
+            return None
+        return window_geometry(geoms[0], *window_args(self.op, params[self.op.weight].shape[2:]))
+
+    def patch_tangent(self, ps, params, frozen, geometry, alloc=None):
+        """Receptive-field tangents (:mod:`plnet.backends.torch.patches`): per kernel tap,
+        one GEMM of the tap's input patches with the tap's ``[C_in, C_out]`` weights (block
+        diagonal over groups), added at the tap's offset in the output boxes."""
+        weight = params[self.op.weight]
+        c_out, c_group = weight.shape[:2]
+        kernel, stride, pad_begin, dilation = window_args(self.op, weight.shape[2:])
+        taps = weight.new_zeros((kernel[0] * kernel[1], c_group * self.op.groups, c_out))
+        per_group = c_out // self.op.groups
+        for g in range(self.op.groups):
+            block = weight[g * per_group:(g + 1) * per_group].flatten(2).permute(2, 1, 0)
+            taps[:, g * c_group:(g + 1) * c_group, g * per_group:(g + 1) * per_group] = block
+        p = ps[0]
+        out = patch_zeros(p, self.out_shape, geometry, c_out, alloc)
+        for tap, view, (rows, cols) in window_taps(p, kernel, stride, pad_begin, dilation,
+                                                   self.out_shape[1:]):
+            out[:, :, :, :, rows, cols] += view @ taps[tap]
+        return Patches(out, geometry)
 
     def run(self, x, weight, bias):
         if self.n_spatial == 2 and x.shape[0] > 1:

@@ -27,5 +27,20 @@ class DenseLowering(AffineLowering):
     def offset(self, params):
         return params[self.op.bias] if self.op.bias is not None else None
 
+    def image_tangent(self, t, params):
+        """``tangent`` of ``flatten(t)`` for image tangents ``t [R, K, C, H, W]``.
+
+        Channels-last images are read as they lie, with the weight's columns put in that
+        order: flattening them first copies every tangent image into channels-first order,
+        which costs about as much as the product itself."""
+        r, k, c, h, w = t.shape
+        weight = params[self.op.weight]
+        if t.permute(0, 1, 3, 4, 2).is_contiguous():
+            rows = t.permute(0, 1, 3, 4, 2).reshape(r * k, h * w * c)
+            weight = weight.reshape(-1, c, h, w).permute(0, 2, 3, 1).reshape(-1, h * w * c)
+        else:
+            rows = t.reshape(r * k, c * h * w)
+        return F.linear(rows, weight).reshape(r, k, -1)
+
     def jacobian_step(self, rec, jacs, params, frozen=None):
         return rec.matmul(jacs[0], params[self.op.weight], self.in_shapes[0])

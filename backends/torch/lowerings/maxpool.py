@@ -12,6 +12,8 @@ import numpy as np
 import torch
 
 from plnet.backends.torch.lowerings.base import PatternLowering, as_index, flat_size, lowers
+from plnet.backends.torch.patches import (Patches, UnitPatches, window_args, window_geometry,
+                                          window_taps)
 from plnet.ops import MaxPool
 
 
@@ -52,15 +54,53 @@ class MaxPoolLowering(PatternLowering):
     def indicator(self, z):
         """``(slot [B, C, O], selected input position [B, C, O], compared position [B, C, R])``."""
         with torch.no_grad():
-            window, valid_first, slot_rank, row_out, row_j = self.tables(z.device)
+            window, _, _, row_out, _ = self.tables(z.device)
             outputs = torch.arange(window.shape[0], device=z.device)
             slot = self.columns(z).argmax(dim=-1)  # first maximum, as torch and numpy
-            selected = window[outputs, slot]
-            # the j-th other valid slot skips the selected one in valid-first order
-            rank = slot_rank[outputs, slot][..., row_out]
-            pos = (row_j + (row_j >= rank).to(row_j.dtype)).clamp(max=window.shape[1] - 1)
-            other = window[row_out, valid_first[row_out, pos]]
-            return slot, selected, other
+            return slot, window[outputs, slot], window[row_out, self.other_slots(slot)]
+
+    def other_slots(self, slot):
+        """``[B, C, R]``: the window slot each comparison row compares with the selected
+        ``slot [B, C, O]``: the j-th other valid slot, skipping the selected one in
+        valid-first order."""
+        window, valid_first, slot_rank, row_out, row_j = self.tables(slot.device)
+        outputs = torch.arange(window.shape[0], device=slot.device)
+        rank = slot_rank[outputs, slot][..., row_out]
+        pos = (row_j + (row_j >= rank).to(row_j.dtype)).clamp(max=window.shape[1] - 1)
+        return valid_first[row_out, pos]
+
+    def patch_geometry(self, geoms, params):
+        return window_geometry(geoms[0], *window_args(self.op)) if len(self.in_shapes[0]) == 3 \
+            else None
+
+    def patch_pattern(self, p, frozen, geometry, alloc=None):
+        """Receptive-field tangents (:mod:`plnet.backends.torch.patches`): every window
+        slot's input box placed at its offset in the output box (``[R, O, K, box]``); the
+        output takes the selected slot's, a comparison unit the selected minus the other."""
+        slot = frozen[0]
+        b, n_out = slot.shape[0], slot.shape[2]
+        t, k = p.t, self.tables(slot.device)[0].shape[1]
+        box = (t.shape[3],) + geometry.size + (self.channels,)
+        shape = (t.shape[0],) + tuple(self.out_shape[1:]) + (k,) + box
+        placed = alloc(shape, "placed") if alloc is not None else t.new_zeros(shape)
+        for tap, view, (rows, cols) in window_taps(p, *window_args(self.op), self.out_shape[1:]):
+            placed[:, :, :, tap, :, rows, cols] = view
+        placed = placed.expand((b,) + placed.shape[1:]).reshape((b, n_out * k) + box)
+
+        def pick(flat_slot):  # [B, C, M] indices into O * K -> [B, M, box]
+            index = flat_slot.permute(0, 2, 1)[:, :, None, None, None, :]
+            return placed.gather(1, index.expand((b, flat_slot.shape[2]) + box))
+
+        outputs = torch.arange(n_out, device=slot.device) * k
+        _, _, _, row_out, _ = self.tables(slot.device)
+        pooled = pick(slot + outputs)
+        units = pooled[:, row_out] - pick(self.other_slots(slot) + row_out * k)
+        n_rows = row_out.shape[0]
+        unit_of = (torch.arange(n_rows, device=slot.device)[:, None]
+                   + torch.arange(self.channels, device=slot.device)[None, :] * n_rows)
+        wo = self.out_shape[2]
+        tangent = Patches(pooled.reshape((b,) + tuple(self.out_shape[1:]) + box), geometry)
+        return UnitPatches(units, row_out // wo, row_out % wo, unit_of, geometry), tangent
 
     def pairs(self, t, frozen):
         """Tangents (or values) at the selected and compared positions, ``[B, K, C, R]``."""

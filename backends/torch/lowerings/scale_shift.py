@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from plnet.backends.torch.lowerings.base import AffineLowering, lowers
+from plnet.backends.torch.patches import Patches, channel_scale
 from plnet.ops import ScaleShift
 
 
@@ -21,6 +22,15 @@ class ScaleShiftLowering(AffineLowering):
 
     def offset(self, params):
         return params[self.op.shift] if self.op.shift is not None else None
+
+    def patch_geometry(self, geoms, params):
+        return geoms[0]
+
+    def patch_tangent(self, ps, params, frozen, geometry, alloc=None):
+        if self.op.scale is None:
+            return Patches(ps[0].t, geometry)
+        factor = torch.broadcast_to(params[self.op.scale], self.in_shapes[0])
+        return channel_scale(ps[0], factor.unsqueeze(0), alloc)
 
     def jacobian_step(self, rec, jacs, params, frozen=None):
         if self.op.scale is None:

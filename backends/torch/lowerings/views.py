@@ -19,6 +19,8 @@ from plnet.ops import Concat, Flatten, Pad, Reshape, Slice, Take, Transpose
 class ReshapeLowering(AffineLowering):
     supports_recursion = True
     fused_role = "reshape"
+    #: a reshape keeps the elements in order (a dense consumer may take it unflattened)
+    flattens = True
 
     def linear(self, xs, params):
         return xs[0].reshape((xs[0].shape[0],) + self.out_shape)

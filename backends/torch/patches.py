@@ -1,0 +1,350 @@
+"""Receptive-field tangents: each unit's gradient kept only where it can be non-zero.
+
+In a convolutional prefix a unit at spatial position ``(y, x)`` depends only on the input
+pixels of its receptive field, a box of rows ``[y * S + O, y * S + O + P)`` (and the same for
+columns) that moves by the node's cumulative stride ``S``. The perturbation engine pushes
+all D one-hot images through every layer and writes ``[B, D, C, H, W]`` tangents, almost all
+zeros (in ``resnet_2b``'s first convolution 27 of 3072 entries per unit are not). Here a
+node's tangents are ``[R, H, W, Cin, Pa, Pb, C]``: for each position the ``Cin x Pa x Pb``
+box of input axes around it (:class:`Patches`). A convolution then costs ``Cin Pa Pb``
+instead of ``D`` per output position: one GEMM per kernel tap over the tap's strided view
+of the input patches, added into the output patch at the tap's offset ``t d S`` (the input
+position's box sits there inside the output position's larger box). Entries of a box
+outside the image are exact zeros (padding carries no tangent), so norms over a box are
+norms over all D axes.
+
+The engine runs the network's leading convolutional part this way while the boxes stay
+small (:data:`PATCH_FRACTION` of D), hands the pattern nodes' gradients to the sink from
+the patches (norms, or a zero fill plus the few non-zero entries), and converts the nodes
+that later, dense steps read into ordinary tangents (:func:`densify`). Lowerings opt in
+with ``patch_geometry(input geometries, params)`` and ``patch_tangent(patches, params, frozen,
+geometry)`` (a pattern op whose units are not its input's elements defines
+``patch_pattern(patches, frozen, geometry) -> (units, patches)`` instead).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+
+#: a node stays in patch form while its box holds at most this fraction of the D axes
+#: (beyond it the patches cost about as much as the dense tangents, and overlap more)
+PATCH_FRACTION = 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class Geometry:
+    """Where each position's box lies, per spatial axis (rows, columns).
+
+    Position ``y`` covers input rows ``[y * stride[0] + origin[0], ... + size[0])``.
+    """
+
+    stride: tuple[int, int]
+    origin: tuple[int, int]
+    size: tuple[int, int]
+
+
+@dataclasses.dataclass
+class Patches:
+    """Receptive-field tangents ``t [R, H, W, Cin, Pa, Pb, C]`` (R = 1 while shared by all
+    points) of a node ``[C, H, W]``, with their :class:`Geometry`."""
+
+    t: torch.Tensor
+    geometry: Geometry
+
+
+@dataclasses.dataclass
+class UnitPatches:
+    """A pattern node's units as boxes: ``u [R, M, Cin, Pa, Pb, C]``; box ``m`` of channel
+    ``c`` is unit ``unit_of[m, c]`` and sits at spatial position ``(rows[m], cols[m])`` of
+    ``geometry``."""
+
+    u: torch.Tensor
+    rows: torch.Tensor
+    cols: torch.Tensor
+    unit_of: torch.Tensor
+    geometry: Geometry
+
+
+def identity_patches(input_shape, dtype, device) -> Patches:
+    """The input's own tangents: pixel ``(c, y, x)`` is axis ``c`` of its 1 x 1 box."""
+    c, h, w = input_shape
+    t = torch.zeros((1, h, w, c, 1, 1, c), dtype=dtype, device=device)
+    channel = torch.arange(c, device=device)
+    t[0, :, :, channel, 0, 0, channel] = 1
+    return Patches(t, Geometry((1, 1), (0, 0), (1, 1)))
+
+
+# --- sliding windows (convolution, average and max pooling) ------------------------------
+
+def window_args(op, kernel=None):
+    """``(kernel, stride, begin padding, dilation)`` of a window op (a convolution's kernel
+    comes from its weight)."""
+    return (tuple(kernel if kernel is not None else op.kernel), tuple(op.stride),
+            tuple(p[0] for p in op.padding), tuple(op.dilation))
+
+
+def window_geometry(geometry: Geometry, kernel, stride, pad_begin, dilation) -> Geometry:
+    """The boxes of a window op's outputs: tap ``t`` of output ``y`` reads input position
+    ``y s - p + t d``, whose box starts ``t d S`` after the output's."""
+    return Geometry(
+        tuple(s * g for s, g in zip(stride, geometry.stride)),
+        tuple(o - p * g for o, p, g in zip(geometry.origin, pad_begin, geometry.stride)),
+        tuple(d * (k - 1) * g + size for d, k, g, size
+              in zip(dilation, kernel, geometry.stride, geometry.size)))
+
+
+def window_taps(p: Patches, kernel, stride, pad_begin, dilation, out_spatial):
+    """Yield ``(tap index, view [R, Ho, Wo, Cin, Pa, Pb, C], (row block, column block))``
+    for every kernel tap (raster order, as the window tables): the input patches each
+    output reads at that tap (zeros in padding and past the end), and where they go inside
+    the output's box."""
+    t, g = p.t, p.geometry
+    r, h, w = t.shape[:3]
+    need = [(n - 1) * s + d * (k - 1) + 1 for n, s, d, k in zip(out_spatial, stride, dilation,
+                                                              kernel)]
+    hp, wp = max(h + pad_begin[0], need[0]), max(w + pad_begin[1], need[1])
+    if (hp, wp) != (h, w) or any(pad_begin):
+        padded = t.new_zeros((r, hp, wp) + tuple(t.shape[3:]))
+        padded[:, pad_begin[0]:pad_begin[0] + h, pad_begin[1]:pad_begin[1] + w] = t
+        t = padded
+    (ho, wo), (s0, s1), (d0, d1) = out_spatial, stride, dilation
+    for a in range(kernel[0]):
+        for b in range(kernel[1]):
+            view = t[:, a * d0:a * d0 + s0 * (ho - 1) + 1:s0,
+                     b * d1:b * d1 + s1 * (wo - 1) + 1:s1]
+            rows = slice(a * d0 * g.stride[0], a * d0 * g.stride[0] + g.size[0])
+            cols = slice(b * d1 * g.stride[1], b * d1 * g.stride[1] + g.size[1])
+            yield a * kernel[1] + b, view, (rows, cols)
+
+
+def patch_zeros(p: Patches, out_shape, geometry: Geometry, channels: int, alloc=None):
+    """Zeros ``[R, *out spatial, Cin, *geometry.size, channels]`` for a window op's output."""
+    shape = (p.t.shape[0],) + tuple(out_shape[1:]) + (p.t.shape[3],) + geometry.size \
+        + (channels,)
+    return alloc(shape) if alloc is not None else p.t.new_zeros(shape)
+
+
+def channel_scale(p: Patches, factor: torch.Tensor, alloc=None) -> Patches:
+    """Multiply by a per-unit ``factor [R', C, H, W]`` (a frozen slope, a scale)."""
+    f = factor.permute(0, 2, 3, 1)[:, :, :, None, None, None, :]
+    if alloc is None:
+        return Patches(p.t * f, p.geometry)
+    shape = (max(p.t.shape[0], f.shape[0]),) + tuple(p.t.shape[1:])
+    return Patches(torch.mul(p.t, f, out=alloc(shape, zero=False)), p.geometry)
+
+
+def aligned(ps: list[Patches]) -> Geometry | None:
+    """The smallest geometry holding every box of ``ps`` (None if their strides differ)."""
+    strides = {q.stride for q in ps}
+    if len(strides) != 1:
+        return None
+    origin = tuple(min(q.origin[a] for q in ps) for a in range(2))
+    end = tuple(max(q.origin[a] + q.size[a] for q in ps) for a in range(2))
+    return Geometry(ps[0].stride, origin, (end[0] - origin[0], end[1] - origin[1]))
+
+
+def box_slices(inner: Geometry, outer: Geometry) -> tuple[slice, slice]:
+    """Where the boxes of ``inner`` lie inside those of ``outer`` (same stride)."""
+    r0 = inner.origin[0] - outer.origin[0]
+    c0 = inner.origin[1] - outer.origin[1]
+    return slice(r0, r0 + inner.size[0]), slice(c0, c0 + inner.size[1])
+
+
+# --- what the sinks receive ---------------------------------------------------------------
+
+def elementwise_units(p: Patches) -> UnitPatches:
+    """The units of an elementwise pattern op: its input's elements, in (C, H, W) order."""
+    r, h, w = p.t.shape[:3]
+    c = p.t.shape[-1]
+    device = p.t.device
+    m = torch.arange(h * w, device=device)
+    unit_of = m[:, None] + torch.arange(c, device=device)[None, :] * (h * w)
+    return UnitPatches(p.t.reshape((r, h * w) + tuple(p.t.shape[3:])), m // w, m % w,
+                       unit_of, p.geometry)
+
+
+def unit_norms(units: UnitPatches, kinds, num_units) -> dict:
+    """``{kind: [R, n]}``: the reductions of :class:`plnet.backends.torch.sinks.NormSink`
+    over each unit's box (the rest of its gradient is zero)."""
+    u = units.u
+    flat = u.reshape(u.shape[0], u.shape[1], -1, u.shape[-1])  # [R, M, box, C]
+    values = {}
+    for kind in kinds:
+        if kind == "sq":
+            v = flat.square().sum(dim=2)
+        elif kind == "abs":
+            v = flat.abs().sum(dim=2)
+        else:
+            v = flat.abs().amax(dim=2)
+        out = v.new_empty((v.shape[0], num_units))
+        out[:, units.unit_of.reshape(-1)] = v.reshape(v.shape[0], -1)
+        values[kind] = out
+    return values
+
+
+def write_gradients(units: UnitPatches, out: torch.Tensor, input_shape) -> None:
+    """Write the units' full gradients into ``out [B, n, D]``: zeros, then each box's
+    entries inside the image."""
+    unit, axis, entry = _scatter_index(units, input_shape)
+    out.zero_()
+    values = units.u.reshape(units.u.shape[0], -1)[:, entry]
+    # [B, n, D] rows are contiguous per point: one flat index per entry is the fast path
+    flat = out.view(out.shape[0], -1)  # a view (raises rather than write to a copy)
+    flat.index_copy_(1, unit * out.shape[2] + axis, values.expand(out.shape[0], -1))
+
+
+def _scatter_index(units: UnitPatches, input_shape):
+    """Flat ``(unit, input axis, entry of u)`` for every box entry inside the image."""
+    c_in, h, w = input_shape
+    r, m, _, pa, pb, c = units.u.shape
+    g, device = units.geometry, units.u.device
+    iy = units.rows[:, None] * g.stride[0] + g.origin[0] + torch.arange(pa, device=device)
+    ix = units.cols[:, None] * g.stride[1] + g.origin[1] + torch.arange(pb, device=device)
+    inside = ((iy >= 0) & (iy < h))[:, :, None] & ((ix >= 0) & (ix < w))[:, None, :]
+    pixel = iy.clamp(0, h - 1)[:, :, None] * w + ix.clamp(0, w - 1)[:, None, :]  # [M, Pa, Pb]
+    channel = torch.arange(c_in, device=device)[None, :, None, None]
+    axis = (channel * (h * w) + pixel[:, None]).reshape(m, -1, 1).expand(m, -1, c)
+    keep = inside[:, None].expand(m, c_in, pa, pb).reshape(m, -1, 1).expand(m, -1, c)
+    unit = units.unit_of[:, None, :].expand(m, axis.shape[1], c)
+    entry = torch.arange(axis.numel(), device=device).reshape(axis.shape)
+    keep = keep.reshape(-1)
+    return unit.reshape(-1)[keep], axis.reshape(-1)[keep], entry.reshape(-1)[keep]
+
+
+def densify(p: Patches, columns: torch.Tensor, input_shape, out=None) -> torch.Tensor:
+    """Ordinary tangents ``[R, k, C, H, W]`` (channels-last images) of the axes ``columns``
+    (written to ``out(shape)`` if given)."""
+    c_in, h0, w0 = input_shape
+    r, h, w, _, pa, pb, c = p.t.shape
+    g, device = p.geometry, p.t.device
+    channel, pixel = columns // (h0 * w0), columns % (h0 * w0)
+    iy, ix = pixel // w0, pixel % w0
+    ra = iy[:, None] - (torch.arange(h, device=device) * g.stride[0] + g.origin[0])[None, :]
+    rb = ix[:, None] - (torch.arange(w, device=device) * g.stride[1] + g.origin[1])[None, :]
+    ok = ((ra >= 0) & (ra < pa))[:, :, None] & ((rb >= 0) & (rb < pb))[:, None, :]
+    position = (torch.arange(h, device=device)[:, None] * w
+                + torch.arange(w, device=device)[None, :])  # [H, W]
+    index = (((position[None] * c_in + channel[:, None, None]) * pa
+              + ra.clamp(0, pa - 1)[:, :, None]) * pb + rb.clamp(0, pb - 1)[:, None, :])
+    zero = h * w * c_in * pa * pb
+    index = torch.where(ok, index, torch.full_like(index, zero))  # [k, H, W]
+    source = torch.cat([p.t.reshape(r, zero, c), p.t.new_zeros((r, 1, c))], dim=1)
+    index = index.reshape(-1)
+    if out is None:
+        dense = source.index_select(1, index)
+    else:  # reused memory: a fresh tensor of this size costs a page fault per 4 KiB
+        dense = torch.index_select(source, 1, index, out=out((r, len(index), c)))
+    return dense.reshape(r, len(columns), h, w, c).permute(0, 1, 4, 2, 3)
+
+
+# --- the plan and the engine --------------------------------------------------------------
+
+class PatchPlan:
+    """Which steps of a module run on patches, and which patch nodes later steps read.
+
+    Attributes:
+        geometry: step index -> its :class:`Geometry` (patch steps only).
+        handover: patch steps that a dense step reads (converted by :func:`densify`).
+    """
+
+    def __init__(self, module):
+        self.geometry, self.handover = {}, set()
+        shape = tuple(module.input_shape)
+        if len(shape) == 3:
+            self._place(module, shape)
+        #: the pattern steps whose units come from patches (none: the plan saves nothing)
+        self.pattern_steps = tuple(i for i in self.geometry
+                                   if module.steps[i].unit_slice is not None)
+
+    def _place(self, module, shape):
+        d, params = math.prod(shape), module.param_tensors()
+        #: step -> elements of its node times input channels (per unit of box area)
+        self.sizes = {i: shape[0] * math.prod(module.net.shapes[step.name])
+                      for i, step in enumerate(module.steps)}
+        for i, step in enumerate(module.steps):
+            if not step.inputs:
+                self.geometry[i] = Geometry((1, 1), (0, 0), (1, 1))
+                continue
+            ins = [self.geometry.get(j) for j in step.inputs]
+            rule = getattr(step.lowering, "patch_geometry", None)
+            if rule is None or any(g is None for g in ins):
+                self.handover.update(j for j in step.inputs if j in self.geometry)
+                continue
+            g = rule(ins, params)
+            if g is None or shape[0] * g.size[0] * g.size[1] > PATCH_FRACTION * d:
+                self.handover.update(j for j in step.inputs if j in self.geometry)
+                continue
+            self.geometry[i] = g
+        if module.output_index in self.geometry:
+            self.handover.add(module.output_index)
+
+    def bytes_per_point(self, dtype) -> int:
+        """A bound on the patch memory one point takes (every node alive, and room for
+        the temporaries of the widest step)."""
+        itemsize = torch.empty((), dtype=dtype).element_size()
+        total = widest = 0
+        for i, g in self.geometry.items():
+            size = self.sizes[i] * g.size[0] * g.size[1]
+            total, widest = total + size, max(widest, size)
+        return itemsize * (total + 8 * widest)
+
+
+def patch_plan(module) -> PatchPlan:
+    """The module's :class:`PatchPlan` (cached on it)."""
+    plan = module.__dict__.get("_patch_plan")
+    if plan is None:
+        plan = module.__dict__["_patch_plan"] = PatchPlan(module)
+    return plan
+
+
+def propagate_patches(module, plan: PatchPlan, pattern, workspace,
+                      put_units) -> dict[int, Patches]:
+    """Run the patch steps; each pattern step's :class:`UnitPatches` go to
+    ``put_units(step, units)``. With a ``workspace`` the patches live in memory reused from
+    call to call (the kept ones until the next call).
+
+    Returns:
+        step index -> :class:`Patches` for the steps in ``plan.handover``.
+    """
+    params = module.param_tensors()
+    env, kept = {}, {}
+    last_use = {}
+    for i in plan.geometry:
+        for j in module.steps[i].inputs:
+            last_use[j] = i
+    for i in sorted(plan.geometry):
+        step = module.steps[i]
+        if not step.inputs:
+            env[i] = identity_patches(module.input_shape, module.dtype, module.device)
+        else:
+            low = step.lowering
+            ins = [env[j] for j in step.inputs]
+            frozen = pattern.indicators.get(step.name)
+            alloc = _allocator(workspace, i, ins[0].t)
+            if hasattr(low, "patch_pattern"):  # units that are not the input's elements
+                units, env[i] = low.patch_pattern(ins[0], frozen, plan.geometry[i], alloc)
+            else:
+                if step.unit_slice is not None:
+                    units = elementwise_units(ins[0])
+                env[i] = low.patch_tangent(ins, params, frozen, plan.geometry[i], alloc)
+            if step.unit_slice is not None:
+                put_units(step, units)
+            for j in step.inputs:
+                if last_use.get(j) == i and j not in plan.handover:
+                    env.pop(j, None)
+        if i in plan.handover:
+            kept[i] = env[i]
+    return kept
+
+
+def _allocator(workspace, step, like):
+    """``alloc(shape, part="out", zero=True)``: memory for a step's patches."""
+    def alloc(shape, part="out", zero=True):
+        if workspace is None:
+            return like.new_zeros(shape) if zero else like.new_empty(shape)
+        buf = workspace.get(("patch", step, part), tuple(shape), like)
+        return buf.zero_() if zero else buf
+    return alloc

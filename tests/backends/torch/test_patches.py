@@ -1,0 +1,172 @@
+"""Receptive-field patches give exactly the numpy reference's gradients, norms and output
+Jacobian: on hand-built nets covering every op with a patch rule and every window option,
+on hypothesis CNNs, in groups of points, in chunks of axes, and when nothing is patched."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import plnet
+from plnet import NetworkBuilder
+from plnet.tolerances import REFERENCE_RTOL
+
+torch = pytest.importorskip("torch")
+
+from plnet.backends.torch import compile, gradients, patches  # noqa: E402
+from plnet.backends.torch.gradients import unit_gradient_norms, unit_gradients  # noqa: E402
+from plnet.backends.torch.patches import patch_plan  # noqa: E402
+from plnet.testing import strategies as pst  # noqa: E402
+
+
+def _w(rng, *shape):
+    return rng.normal(0.0, 1.0 / np.sqrt(np.prod(shape[1:])), size=shape)
+
+
+def window_zoo(rng):
+    """Every patch rule and window option: per-channel scale, asymmetric padding, stride,
+    dilation, groups, PReLU/LeakyReLU, overlapping max pool with padding and ceil_mode,
+    average pool without counting padding, a residual add of boxes of different size."""
+    b = NetworkBuilder((2, 11, 10))
+    h = b.scale_shift(b.input, rng.normal(1, 0.3, (2, 1, 1)), rng.normal(0, 0.3, (2, 1, 1)))
+    h = b.leaky_relu(b.conv(h, _w(rng, 4, 2, 3, 3), rng.normal(0, 0.2, 4), stride=2,
+                            padding=((1, 0), (0, 1))), 0.1)
+    skip = h
+    h = b.conv(h, _w(rng, 4, 2, 2, 2), rng.normal(0, 0.2, 4), groups=2, dilation=2,
+               padding=1)
+    h = b.prelu(h, rng.normal(0.2, 0.5, (4, 1, 1)))
+    h = b.relu(b.add(h, b.conv(skip, _w(rng, 4, 4, 1, 1), None)))
+    h = b.max_pool(h, 3, stride=2, padding=1, ceil_mode=True)
+    h = b.avg_pool(h, 2, stride=1, padding=((0, 1), (1, 0)), count_include_pad=False)
+    h = b.relu(b.conv(h, _w(rng, 3, 4, 2, 2), rng.normal(0, 0.2, 3), dilation=(1, 2)))
+    return b.build(b.dense(b.flatten(h), _w(rng, 3, int(np.prod(b.shape(h))))))
+
+
+def conv_output(rng):
+    """A network whose output is a convolution (its Jacobian comes from patches)."""
+    b = NetworkBuilder((1, 8, 8))
+    h = b.relu(b.conv(b.input, _w(rng, 3, 1, 3, 3), rng.normal(0, 0.2, 3), padding=1))
+    h = b.max_pool(h, 2, dilation=2, stride=1)
+    return b.build(b.conv(h, _w(rng, 2, 3, 2, 2), rng.normal(0, 0.2, 2), stride=2))
+
+
+def resnet_like(rng):
+    """CIFAR-shaped: two residual stages, dense head (the certify benchmark's shape, small)."""
+    b = NetworkBuilder((3, 16, 16))
+
+    def conv(h, c, k, s):
+        return b.conv(h, _w(rng, c, b.shape(h)[0], k, k), rng.normal(0, 0.1, c), stride=s,
+                      padding=k // 2)
+
+    h = b.relu(conv(b.input, 4, 3, 2))
+    inner = b.relu(conv(h, 8, 3, 2))
+    h = b.relu(b.add(conv(inner, 8, 3, 1), conv(h, 8, 1, 2)))
+    h = b.relu(b.add(conv(b.relu(conv(h, 8, 3, 1)), 8, 3, 1), h))
+    h = b.relu(b.dense(b.flatten(h), _w(rng, 20, int(np.prod(b.shape(h)))), None))
+    return b.build(b.dense(h, _w(rng, 10, 20)))
+
+
+@pytest.fixture
+def patch_everything(monkeypatch):
+    """Every node with a patch rule runs on patches, however large its boxes."""
+    monkeypatch.setattr(patches, "PATCH_FRACTION", float("inf"))
+
+
+def assert_close(actual, expected):
+    actual = actual.detach().cpu().numpy() if hasattr(actual, "detach") else actual
+    scale = 1.0 + np.abs(expected).max(initial=0.0)
+    np.testing.assert_allclose(actual, expected, rtol=REFERENCE_RTOL,
+                               atol=REFERENCE_RTOL * scale)
+
+
+def check_against_reference(net, x, chunk_size=None):
+    """Gradients, their three norms and the output Jacobian equal ``plnet.linearize``;
+    returns the module's patch plan."""
+    module = compile(net, device="cpu", dtype=torch.float64)
+    lin = plnet.linearize(net, x)
+    with torch.no_grad():
+        z, grad = unit_gradients(module, x, chunk_size=chunk_size)
+        _, norms, jac = unit_gradient_norms(module, x, ("sq", "abs", "max"),
+                                            chunk_size=chunk_size, want_output=True)
+    assert_close(z, lin.z)
+    assert_close(grad, lin.grad)
+    assert_close(norms["sq"], np.square(lin.grad).sum(axis=2))
+    assert_close(norms["abs"], np.abs(lin.grad).sum(axis=2))
+    assert_close(norms["max"], np.abs(lin.grad).max(axis=2, initial=0.0))
+    assert_close(jac, lin.jacobian)
+    return patch_plan(module)
+
+
+@pytest.mark.parametrize("build", [window_zoo, conv_output, resnet_like])
+def test_patched_nets_equal_the_reference(build, patch_everything):
+    net = build(np.random.default_rng(0))
+    x = np.random.default_rng(1).normal(size=(4,) + net.input_shape)
+    plan = check_against_reference(net, x)
+    patched_ops = {net.op(net.order[i]).type_name for i in plan.geometry}
+    assert plan.pattern_steps
+    assert {"conv", "relu"} <= patched_ops
+
+
+def test_the_zoo_patches_every_op_with_a_rule(patch_everything):
+    net = window_zoo(np.random.default_rng(0))
+    module = compile(net, device="cpu", dtype=torch.float64)
+    plan = patch_plan(module)
+    patched_ops = {net.op(net.order[i]).type_name for i in plan.geometry}
+    assert patched_ops == {"input", "scale_shift", "conv", "leaky_relu", "prelu", "add",
+                           "relu", "max_pool", "avg_pool"}
+
+
+def test_ties_and_zero_inputs_follow_the_reference(patch_everything):
+    # all-zero inputs put every ReLU at 0 (inactive) and tie every max-pool window
+    net = conv_output(np.random.default_rng(3))
+    x = np.zeros((2,) + net.input_shape)
+    x[1] = np.random.default_rng(4).normal(size=net.input_shape)
+    check_against_reference(net, x)
+
+
+def test_groups_of_points_and_chunks_of_axes_give_the_same_numbers(patch_everything,
+                                                                    monkeypatch):
+    net = window_zoo(np.random.default_rng(5))
+    x = np.random.default_rng(6).normal(size=(5,) + net.input_shape)
+    monkeypatch.setattr(gradients, "PATCH_BYTES", 1)  # one point per group
+    check_against_reference(net, x, chunk_size=37)
+
+
+def test_default_plan_patches_the_early_layers_of_a_resnet():
+    net = resnet_like(np.random.default_rng(7))
+    x = np.random.default_rng(8).normal(size=(3,) + net.input_shape)
+    plan = check_against_reference(net, x)
+    # patches first, then dense tangents from a node before the head
+    assert plan.pattern_steps and plan.handover
+    assert min(plan.pattern_steps) < max(plan.handover) < len(net.order) - 2
+
+
+def test_patch_path_is_not_taken_with_autograd_or_some_axes(patch_everything, monkeypatch):
+    net = conv_output(np.random.default_rng(9))
+    x = np.random.default_rng(10).normal(size=(2,) + net.input_shape)
+    calls = []
+    real = gradients.propagate_patches
+    monkeypatch.setattr(gradients, "propagate_patches",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    module = compile(net, device="cpu", dtype=torch.float64)
+    lin = plnet.linearize(net, x)
+    _, grad = unit_gradients(module, x)  # parameters require grad: autograd graph
+    assert grad.requires_grad and not calls
+    with torch.no_grad():
+        _, some = unit_gradients(module, x, axes=[0, 5, 63])
+        assert not calls
+        unit_gradients(module, x)
+    assert calls
+    assert_close(grad, lin.grad)
+    assert_close(some, lin.grad[:, :, [0, 5, 63]])
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(net=pst.networks(families=["cnn2d"], max_units=120, max_input_size=64),
+       seed=st.integers(0, 2 ** 16))
+def test_hypothesis_cnns_equal_the_reference(net, seed, patch_everything):
+    x = np.random.default_rng(seed).normal(size=(3,) + net.input_shape)
+    check_against_reference(net, x)
