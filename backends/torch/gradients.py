@@ -212,7 +212,7 @@ def unit_gradients(module, x, *, axes=None, chunk_size=None, method="auto"):
                      inplace=not needs_graph(module, x))
     pattern, _ = run_engine(module, x, columns, sink, method=method, chunk_size=chunk_size)
     z, grad = pattern.z, sink.result()
-    ok = finite_points(z, grad)
+    ok = finite_points(z, grad, sink.patch_sums)
     if not bool(ok.all()):
         # late: finite.py builds on this module, so a top-level import would be a cycle
         from plnet.backends.torch.finite import raise_non_finite
@@ -221,7 +221,7 @@ def unit_gradients(module, x, *, axes=None, chunk_size=None, method="auto"):
     return z, grad
 
 
-def finite_points(z, grad) -> torch.Tensor:
+def finite_points(z, grad, patch_sums=()) -> torch.Tensor:
     """``[B]`` bool: whether a point's values ``z [B, N]`` and gradients ``grad [B, N, K]``
     are all finite.
 
@@ -229,14 +229,30 @@ def finite_points(z, grad) -> torch.Tensor:
     one read pass decides the common case; only a point whose sum is not finite (a NaN or
     inf, or an overflow of huge finite values) takes the elementwise check. ``isfinite`` on
     ``[B, N, D]`` writes a bool tensor of that size in several passes, which cost more
-    than a third of the CNN's all-unit gradients.
+    than a third of the CNN's all-unit gradients. ``patch_sums`` lists ``(unit slice,
+    [B or 1] sum)`` for rows written from receptive-field patches (the sum of the entries
+    written; the rest of those rows are zeros): they are not read again.
     """
     with torch.no_grad():
-        sums = grad.detach().flatten(1).sum(dim=1) + z.detach().sum(dim=1)
+        sums = z.detach().sum(dim=1)
+        for _, part in patch_sums:
+            sums = sums + part
+        for rows in _uncovered(grad.shape[1], [s for s, _ in patch_sums]):
+            sums = sums + grad.detach()[:, rows].flatten(1).sum(dim=1)
         ok = torch.isfinite(sums)
         if bool(ok.all()):
             return ok
         return torch.isfinite(z).all(dim=1) & torch.isfinite(grad).flatten(1).all(dim=1)
+
+
+def _uncovered(n, slices):
+    """The slices of ``range(n)`` that none of ``slices`` covers."""
+    gaps, start = [], 0
+    for s in sorted(slices, key=lambda s: s.start):
+        if s.start > start:
+            gaps.append(slice(start, s.start))
+        start = max(start, s.stop)
+    return gaps + ([slice(start, n)] if start < n else [])
 
 
 def unit_gradient_norms(module, x, kinds, *, axes=None, chunk_size=None, method="auto",

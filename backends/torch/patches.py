@@ -66,6 +66,8 @@ class UnitPatches:
     cols: torch.Tensor
     unit_of: torch.Tensor
     geometry: Geometry
+    #: the node's index tables, kept from call to call (they depend on shapes only)
+    cache: dict = dataclasses.field(default_factory=dict)
 
 
 def identity_patches(input_shape, dtype, device) -> Patches:
@@ -185,19 +187,31 @@ def unit_norms(units: UnitPatches, kinds, num_units) -> dict:
     return values
 
 
-def write_gradients(units: UnitPatches, out: torch.Tensor, input_shape) -> None:
+def write_gradients(units: UnitPatches, out: torch.Tensor, input_shape) -> torch.Tensor:
     """Write the units' full gradients into ``out [B, n, D]``: zeros, then each box's
-    entries inside the image."""
+    entries inside the image.
+
+    Returns:
+        ``[R]``: the sum of the entries written per point (a finiteness check of the rows).
+    """
     unit, axis, entry = _scatter_index(units, input_shape)
     out.zero_()
     values = units.u.reshape(units.u.shape[0], -1)[:, entry]
     # [B, n, D] rows are contiguous per point: one flat index per entry is the fast path
     flat = out.view(out.shape[0], -1)  # a view (raises rather than write to a copy)
     flat.index_copy_(1, unit * out.shape[2] + axis, values.expand(out.shape[0], -1))
+    return values.sum(dim=1)
 
 
 def _scatter_index(units: UnitPatches, input_shape):
     """Flat ``(unit, input axis, entry of u)`` for every box entry inside the image."""
+    key = ("scatter", units.u.device, tuple(input_shape))
+    if key not in units.cache:
+        units.cache[key] = _build_scatter_index(units, input_shape)
+    return units.cache[key]
+
+
+def _build_scatter_index(units: UnitPatches, input_shape):
     c_in, h, w = input_shape
     r, m, _, pa, pb, c = units.u.shape
     g, device = units.geometry, units.u.device
@@ -252,6 +266,8 @@ class PatchPlan:
 
     def __init__(self, module):
         self.geometry, self.handover = {}, set()
+        #: step -> index tables of its units (see :class:`UnitPatches`)
+        self.cache = {}
         shape = tuple(module.input_shape)
         if len(shape) == 3:
             self._place(module, shape)
@@ -331,6 +347,7 @@ def propagate_patches(module, plan: PatchPlan, pattern, workspace,
                     units = elementwise_units(ins[0])
                 env[i] = low.patch_tangent(ins, params, frozen, plan.geometry[i], alloc)
             if step.unit_slice is not None:
+                units.cache = plan.cache.setdefault(i, {})
                 put_units(step, units)
             for j in step.inputs:
                 if last_use.get(j) == i and j not in plan.handover:

@@ -28,6 +28,7 @@ class DenseSink:
             self.chunks, self.parts = [], []
         self.shape = (batch, num_units, num_axes)
         self.dtype, self.device = dtype, device
+        self.batch, self.points, self.written = batch, slice(None), {}
 
     def begin_chunk(self, columns: slice):
         self.columns = columns
@@ -55,12 +56,23 @@ class DenseSink:
         part.__dict__.update(self.__dict__)
         part.out = self.out[rows]
         part.shape = (part.out.shape[0],) + self.shape[1:]
+        part.points = rows
         return part
 
     def put_units(self, unit_slice, units, input_shape):
         """Write a node's gradients, all D axes, from receptive-field boxes (in place only;
         :mod:`plnet.backends.torch.patches`)."""
-        write_gradients(units, self.out[:, unit_slice], input_shape)
+        total = write_gradients(units, self.out[:, unit_slice], input_shape)
+        key = (unit_slice.start, unit_slice.stop)
+        if key not in self.written:  # shared with the sinks of the other groups of points
+            self.written[key] = total.new_zeros(self.batch)
+        self.written[key][self.points] += total.expand(self.out.shape[0])
+
+    @property
+    def patch_sums(self):
+        """``[(unit slice, [B] sum of the entries written)]`` for the rows written from
+        patches (see :func:`plnet.backends.torch.gradients.finite_points`)."""
+        return [(slice(*key), total) for key, total in self.written.items()]
 
     def end_chunk(self):
         if not self.inplace:

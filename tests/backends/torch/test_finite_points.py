@@ -31,3 +31,16 @@ def test_opposite_infinities_are_caught():
     z, grad = torch.zeros(1, 2), torch.zeros(1, 2, 2)
     grad[0, 0, 0], grad[0, 1, 1] = float("inf"), -float("inf")
     assert finite_points(z, grad).tolist() == [False]
+
+
+
+def test_rows_written_from_patches_are_judged_by_their_sums():
+    # rows 0-1 came from patches (their entries' sums are given), rows 2-3 are read
+    z, grad = torch.zeros((3, 4)), torch.zeros((3, 4, 2))
+    grad[1, 0, 1] = float("nan")
+    sums = grad[:, :2].flatten(1).sum(dim=1)
+    grad[2, 3, 1] = float("inf")
+    assert finite_points(z, grad, [(slice(0, 2), sums)]).tolist() == [True, False, False]
+    # the patch rows are not read again: finite sums vouch for them
+    grad[2, 3, 1], grad[0, 1, 0] = 0.0, float("nan")
+    assert finite_points(z, grad, [(slice(0, 2), torch.zeros(3))]).tolist() == [True] * 3

@@ -170,3 +170,4 @@ def test_patch_path_is_not_taken_with_autograd_or_some_axes(patch_everything, mo
 def test_hypothesis_cnns_equal_the_reference(net, seed, patch_everything):
     x = np.random.default_rng(seed).normal(size=(3,) + net.input_shape)
     check_against_reference(net, x)
+
