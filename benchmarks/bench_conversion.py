@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 import plnet
+from plnet.quiet import silenced_fds
 
 from devices import sync
 
@@ -45,7 +46,9 @@ def _timed(fn, *args) -> float:
 
 def export(module, x, dynamo: bool) -> bytes | None:
     """The ONNX bytes of ``module`` at ``x`` by one exporter (None when it cannot export)."""
-    with warnings.catch_warnings():
+    # the exporters print graphs and diagnostics (the legacy one dumps the whole TorchScript
+    # graph to stdout when it refuses an op): keep them out of the benchmark's output
+    with warnings.catch_warnings(), silenced_fds():
         warnings.simplefilter("ignore")
         try:
             if dynamo:

@@ -194,20 +194,26 @@ def write_gradients(units: UnitPatches, out: torch.Tensor, input_shape) -> torch
     Returns:
         ``[R]``: the sum of the entries written per point (a finiteness check of the rows).
     """
-    unit, axis, entry = _scatter_index(units, input_shape)
+    target, entry = _scatter_index(units, input_shape)
     out.zero_()
-    values = units.u.reshape(units.u.shape[0], -1)[:, entry]
+    values = units.u.reshape(units.u.shape[0], -1)
+    if entry is not None:  # some boxes reach past the image
+        values = values[:, entry]
     # [B, n, D] rows are contiguous per point: one flat index per entry is the fast path
     flat = out.view(out.shape[0], -1)  # a view (raises rather than write to a copy)
-    flat.index_copy_(1, unit * out.shape[2] + axis, values.expand(out.shape[0], -1))
+    flat.index_copy_(1, target, values.expand(out.shape[0], -1))
     return values.sum(dim=1)
 
 
 def _scatter_index(units: UnitPatches, input_shape):
-    """Flat ``(unit, input axis, entry of u)`` for every box entry inside the image."""
+    """``(flat target unit * D + axis, entry of u or None for all)`` for every box entry
+    inside the image (kept from call to call)."""
     key = ("scatter", units.u.device, tuple(input_shape))
     if key not in units.cache:
-        units.cache[key] = _build_scatter_index(units, input_shape)
+        unit, axis, entry = _build_scatter_index(units, input_shape)
+        everything = len(entry) == units.u[0].numel()
+        units.cache[key] = (unit * math.prod(input_shape) + axis,
+                            None if everything else entry)
     return units.cache[key]
 
 
