@@ -68,7 +68,8 @@ def mlp_case(rng, batch, device):
     return net, units, flops
 
 
-def cnn_case(rng, batch, device):
+def cnn_network(rng):
+    """The CNN as plnet IR, and its hidden layers' weights ``(w1, c1, w2, c2, w3, c3)``."""
     b = plnet.NetworkBuilder((1, 28, 28))
     w1, c1 = _w(rng, 16, 1, 4, 4), rng.normal(scale=0.1, size=16)
     w2, c2 = _w(rng, 32, 16, 4, 4), rng.normal(scale=0.1, size=32)
@@ -78,8 +79,12 @@ def cnn_case(rng, batch, device):
     h = b.avg_pool(h, 2)                                   # 16 x 6 x 6
     h = b.relu(b.conv(h, w2, c2, stride=2))                # 32 x 2 x 2
     h = b.relu(b.dense(b.flatten(h), w3, c3))
-    net = b.build(b.dense(h, w4))
-    t = [torch.tensor(a, dtype=torch.float32, device=device) for a in (w1, c1, w2, c2, w3, c3)]
+    return b.build(b.dense(h, w4)), (w1, c1, w2, c2, w3, c3)
+
+
+def cnn_case(rng, batch, device):
+    net, weights = cnn_network(rng)
+    t = [torch.tensor(a, dtype=torch.float32, device=device) for a in weights]
 
     def units(x):
         z1 = F.conv2d(x.reshape(1, 1, 28, 28), t[0], t[1], stride=2)

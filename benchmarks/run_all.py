@@ -59,7 +59,8 @@ MODES = {
         "certify": ["--batch", "2", "--repeats", "1"],
     },
     "smoke": {
-        "linearize": ["--repeats", "1", "--batch", "2"],
+        "linearize": ["--repeats", "1", "--batch", "2", "--cnn-repeats", "1", "--cnn-batch",
+                      "2"],
         "gradients": ["--repeats", "1", "--loop-units", "2", "--only", "mlp", "--batch", "2"],
         "training": ["--repeats", "1", "--fast-repeats", "1", "--steps", "1", "--batch", "2"],
         "conversion": ["--only", "squeezenet", "--size", "32"],

@@ -29,21 +29,11 @@ import math
 
 import torch
 
+from plnet.ops.patches import Geometry, tap_layout  # the numpy reference's box arithmetic
+
 #: a node stays in patch form while its box holds at most this fraction of the D axes
 #: (beyond it the patches cost about as much as the dense tangents, and overlap more)
 PATCH_FRACTION = 0.5
-
-
-@dataclasses.dataclass(frozen=True)
-class Geometry:
-    """Where each position's box lies, per spatial axis (rows, columns).
-
-    Position ``y`` covers input rows ``[y * stride[0] + origin[0], ... + size[0])``.
-    """
-
-    stride: tuple[int, int]
-    origin: tuple[int, int]
-    size: tuple[int, int]
 
 
 @dataclasses.dataclass
@@ -88,38 +78,21 @@ def window_args(op, kernel=None):
             tuple(p[0] for p in op.padding), tuple(op.dilation))
 
 
-def window_geometry(geometry: Geometry, kernel, stride, pad_begin, dilation) -> Geometry:
-    """The boxes of a window op's outputs: tap ``t`` of output ``y`` reads input position
-    ``y s - p + t d``, whose box starts ``t d S`` after the output's."""
-    return Geometry(
-        tuple(s * g for s, g in zip(stride, geometry.stride)),
-        tuple(o - p * g for o, p, g in zip(geometry.origin, pad_begin, geometry.stride)),
-        tuple(d * (k - 1) * g + size for d, k, g, size
-              in zip(dilation, kernel, geometry.stride, geometry.size)))
-
-
 def window_taps(p: Patches, kernel, stride, pad_begin, dilation, out_spatial):
     """Yield ``(tap index, view [R, Ho, Wo, Cin, Pa, Pb, C], (row block, column block))``
-    for every kernel tap (raster order, as the window tables): the input patches each
+    for every kernel tap (:func:`plnet.ops.patches.tap_layout`): the input patches each
     output reads at that tap (zeros in padding and past the end), and where they go inside
     the output's box."""
-    t, g = p.t, p.geometry
+    t = p.t
     r, h, w = t.shape[:3]
-    need = [(n - 1) * s + d * (k - 1) + 1 for n, s, d, k in zip(out_spatial, stride, dilation,
-                                                              kernel)]
-    hp, wp = max(h + pad_begin[0], need[0]), max(w + pad_begin[1], need[1])
-    if (hp, wp) != (h, w) or any(pad_begin):
+    (hp, wp), taps = tap_layout((h, w), p.geometry, kernel, stride, pad_begin, dilation,
+                                out_spatial)
+    if (hp, wp) != (h, w):
         padded = t.new_zeros((r, hp, wp) + tuple(t.shape[3:]))
         padded[:, pad_begin[0]:pad_begin[0] + h, pad_begin[1]:pad_begin[1] + w] = t
         t = padded
-    (ho, wo), (s0, s1), (d0, d1) = out_spatial, stride, dilation
-    for a in range(kernel[0]):
-        for b in range(kernel[1]):
-            view = t[:, a * d0:a * d0 + s0 * (ho - 1) + 1:s0,
-                     b * d1:b * d1 + s1 * (wo - 1) + 1:s1]
-            rows = slice(a * d0 * g.stride[0], a * d0 * g.stride[0] + g.size[0])
-            cols = slice(b * d1 * g.stride[1], b * d1 * g.stride[1] + g.size[1])
-            yield a * kernel[1] + b, view, (rows, cols)
+    for tap, (rows, cols), box in taps:
+        yield tap, t[:, rows, cols], box
 
 
 def patch_zeros(p: Patches, out_shape, geometry: Geometry, channels: int, alloc=None):
@@ -136,23 +109,6 @@ def channel_scale(p: Patches, factor: torch.Tensor, alloc=None) -> Patches:
         return Patches(p.t * f, p.geometry)
     shape = (max(p.t.shape[0], f.shape[0]),) + tuple(p.t.shape[1:])
     return Patches(torch.mul(p.t, f, out=alloc(shape, zero=False)), p.geometry)
-
-
-def aligned(ps: list[Patches]) -> Geometry | None:
-    """The smallest geometry holding every box of ``ps`` (None if their strides differ)."""
-    strides = {q.stride for q in ps}
-    if len(strides) != 1:
-        return None
-    origin = tuple(min(q.origin[a] for q in ps) for a in range(2))
-    end = tuple(max(q.origin[a] + q.size[a] for q in ps) for a in range(2))
-    return Geometry(ps[0].stride, origin, (end[0] - origin[0], end[1] - origin[1]))
-
-
-def box_slices(inner: Geometry, outer: Geometry) -> tuple[slice, slice]:
-    """Where the boxes of ``inner`` lie inside those of ``outer`` (same stride)."""
-    r0 = inner.origin[0] - outer.origin[0]
-    c0 = inner.origin[1] - outer.origin[1]
-    return slice(r0, r0 + inner.size[0]), slice(c0, c0 + inner.size[1])
 
 
 # --- what the sinks receive ---------------------------------------------------------------

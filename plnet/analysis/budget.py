@@ -4,6 +4,8 @@
 Jacobians of the tensors alive at one node (each ``[B, D, size]``) and the output's
 ``[B, L, D]``. A batch chosen without looking at N and D can ask for gigabytes (a CIFAR
 ResNet: ~9 GiB at 64 points), so callers that split a batch choose its size here.
+Receptive-field patches (:mod:`plnet.analysis.patches`) hold at most half of a node's
+dense Jacobian, so the estimate of the dense tangents stays an upper bound for them.
 """
 
 from __future__ import annotations

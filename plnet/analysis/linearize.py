@@ -14,6 +14,14 @@ products it must perform; see benchmarks/bench_linearize.py): an elementwise loc
 (ReLU, LeakyReLU) is not applied but deferred and folded into the next dense layer's
 weights, and a dense layer feeding a pattern op writes its Jacobian straight into the
 ``[B, D, N]`` buffer of unit gradients.
+
+Convolutional networks get a third, receptive-field patches (:mod:`plnet.analysis.patches`):
+a unit at spatial position ``(y, x)`` depends only on the input pixels of its receptive
+field, so the leading convolutional part of a ``[C, H, W]`` network carries per position
+only the box of input axes around it (while it holds at most half of the D axes), not all D
+tangents, zeros elsewhere. Its pattern nodes write their units' gradients from the boxes
+(zeros outside them); the nodes that later steps read are converted back to ``[B, D,
+*shape]`` tangents. The results equal the dense path's up to float64 rounding.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import numpy.typing as npt
 from plnet.analysis.budget import bytes_per_point, format_bytes
 from plnet.analysis.interpreter import Interpreter
 from plnet.analysis.norms import check_finite
+from plnet.analysis.patches import Handover, PatchPlan, identity_patches, patch_node
 from plnet.analysis.pattern import pattern_keys
 from plnet.analysis.sequences import one_per_sample, over_lengths
 from plnet.errors import MemoryBudgetError
@@ -134,6 +143,8 @@ class _LinearizeInterpreter(Interpreter):
         self.tangents = np.empty((batch_size, d, net.num_units))  # every unit's gradient, [B, D, N]
         # dense nodes whose Jacobian *is* the unit gradients of the pattern op they feed
         self.direct = {}
+        self.patches = PatchPlan(net)  # the nodes that run on receptive-field patches
+        self.handover = Handover(net.input_shape, self._last_use)
         for name in self.slices:
             (src,) = net.inputs_of(name)
             if (isinstance(net.op(src), Dense) and len(net.shapes[src]) == 1
@@ -144,20 +155,32 @@ class _LinearizeInterpreter(Interpreter):
         out, jac = value
         super().check_output(name, op, out)
         if self.check_jacobians:
-            check_finite(jac.jac if isinstance(jac, _Deferred) else jac, name,
-                         type(op).__name__, "input-gradient")
+            array = jac.jac if isinstance(jac, _Deferred) else getattr(jac, "t", jac)
+            check_finite(array, name, type(op).__name__, "input-gradient")
             if name in self.slices:
                 check_finite(self.tangents[:, :, self.slices[name]], name, type(op).__name__,
                              "units' input-gradients")
 
     def input_value(self, x):
         d = self.net.input_size
+        if self.patches.geometry:
+            return x, identity_patches(self.net.input_shape)
         return x, np.eye(d).reshape((1, d) + self.net.input_shape)
 
     def run_node(self, name, op, inputs):
         params = self.net.params
         values = [v for v, _ in inputs]
         value = op.forward(values, params)
+        if name in self.patches.geometry:
+            target = self.tangents[:, :, self.slices[name]] if name in self.slices else None
+            out, indicator, z, signs = patch_node(op, values[0], [j for _, j in inputs], params,
+                                                  self.patches.geometry[name], target,
+                                                  self.net.input_shape)
+            if op.carries_pattern:
+                self.indicators[name], self.values[name], self.signs[name] = indicator, z, signs
+            return value, out
+        inputs = [(v, self.handover.tangents(u, j, name))
+                  for u, (v, j) in zip(self.net.inputs_of(name), inputs)]
         if op.carries_pattern:
             return value, self._pattern_node(name, op, values[0], inputs[0][1])
         if isinstance(op, Dense) and len(values[0].shape) == 2:
@@ -241,6 +264,7 @@ def _linearize(net, x) -> Linearization:
     b, d = x.shape[0], net.input_size
     interp = _LinearizeInterpreter(net, b)
     output, jac = interp.run(x)
+    jac = interp.handover.tangents(net.output, jac)
     if isinstance(jac, _Deferred):
         jac = jac.materialize()
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from plnet.errors import InvalidInputError, ShapeError
 from plnet.ops.base import PatternOp, Shape, expect_shapes, param, register_op
+from plnet.ops.patches import Geometry, Patches, channel_scale
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +59,16 @@ class _ReluLike(PatternOp):
 
     def crossed(self, in_shape: Shape, indicator: np.ndarray, unit: int) -> tuple[int, int]:
         return int(unit), int(not indicator.reshape(-1)[unit])
+
+    def patch_geometry(self, geometries: Sequence[Geometry],
+                       params: Mapping[str, np.ndarray]) -> Geometry:
+        """Elementwise: the input's boxes (plnet.ops.patches)."""
+        return geometries[0]
+
+    def patch_tangent(self, patches: Sequence[Patches], params: Mapping[str, np.ndarray],
+                      indicator: np.ndarray, geometry: Geometry) -> Patches:
+        """The input's boxes times each element's frozen slope."""
+        return channel_scale(patches[0], self.diagonal_slope(indicator, params))
 
     def units(self, z: np.ndarray, v: np.ndarray,
               indicator: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

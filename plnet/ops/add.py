@@ -9,6 +9,7 @@ import numpy as np
 
 from plnet.errors import ShapeError
 from plnet.ops.base import Op, Shape, expect_shapes, register_op
+from plnet.ops.patches import Geometry, Patches, aligned, box_slices
 
 
 @register_op
@@ -35,3 +36,19 @@ class Add(Op):
         for x in xs[1:]:
             y = y + x
         return y
+
+    def patch_geometry(self, geometries: Sequence[Geometry],
+                       params: Mapping[str, np.ndarray]) -> Geometry | None:
+        """The union of the inputs' boxes (None if their strides differ)."""
+        return aligned(list(geometries))
+
+    def patch_tangent(self, patches: Sequence[Patches], params: Mapping[str, np.ndarray],
+                      indicator, geometry: Geometry) -> Patches:
+        """The inputs' boxes added inside the union box (same stride: same positions)."""
+        first = patches[0].t
+        out = np.zeros((max(p.t.shape[0] for p in patches),) + first.shape[1:4]
+                       + geometry.size + first.shape[-1:])
+        for p in patches:
+            rows, cols = box_slices(p.geometry, geometry)
+            out[:, :, :, :, rows, cols] += p.t
+        return Patches(out, geometry)

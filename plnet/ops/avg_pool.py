@@ -9,6 +9,7 @@ import numpy as np
 
 from plnet.errors import ShapeError
 from plnet.ops.base import Op, Shape, expect_shapes, register_op
+from plnet.ops.patches import Geometry, Patches, patch_zeros, pooling_geometry, window_taps
 from plnet.ops.windows import WindowTable, gather_windows, pooling_table
 
 
@@ -59,3 +60,21 @@ class AvgPool(Op):
         table, divisor = self.table(x.shape[1:])
         y = gather_windows(x, table, 0.0).sum(axis=-1) / divisor
         return y.reshape(x.shape[:2] + table.out_spatial)
+
+    # --- receptive-field patches (plnet.ops.patches) -----------------------------------
+    def patch_geometry(self, geometries: Sequence[Geometry],
+                       params: Mapping[str, np.ndarray]) -> Geometry | None:
+        return pooling_geometry(self, geometries)
+
+    def patch_tangent(self, patches: Sequence[Patches], params: Mapping[str, np.ndarray],
+                      indicator, geometry: Geometry) -> Patches:
+        """The window's input boxes summed at their offsets, over the divisor (padding adds
+        zeros, as it adds nothing to the sums)."""
+        p = patches[0]
+        table, divisor = self.table(p.shape)
+        out = patch_zeros(p, table.out_spatial, geometry, p.t.shape[-1])
+        for _, view, (rows, cols) in window_taps(p, self.kernel, self.stride, self.padding,
+                                                 self.dilation, table.out_spatial):
+            out[:, :, :, :, rows, cols] += view
+        out /= divisor.reshape(table.out_spatial)[None, :, :, None, None, None, None]
+        return Patches(out, geometry)

@@ -9,6 +9,7 @@ import numpy as np
 
 from plnet.errors import ShapeError
 from plnet.ops.base import Op, Shape, expect_shapes, param, register_op
+from plnet.ops.patches import Geometry, Patches, patch_zeros, window_geometry, window_taps
 from plnet.ops.windows import WindowTable, gather_windows, spatial_attrs, window_table
 
 
@@ -105,3 +106,34 @@ class Conv(KernelOp):
         else:
             y = np.einsum("bgcok,gdck->bgdo", cols, wg, optimize=True)
         return y.reshape((b, w.shape[0]) + table.out_spatial)
+
+    # --- receptive-field patches (plnet.ops.patches) -----------------------------------
+    def patch_geometry(self, geometries: Sequence[Geometry],
+                       params: Mapping[str, np.ndarray]) -> Geometry | None:
+        """The output boxes of a 2-d convolution (None for 1-d: no patch rule)."""
+        w = params[self.weight]
+        if w.ndim != 4:
+            return None
+        return window_geometry(geometries[0], w.shape[2:], self.stride,
+                               [b for b, _ in self.padding], self.dilation)
+
+    def patch_tangent(self, patches: Sequence[Patches], params: Mapping[str, np.ndarray],
+                      indicator, geometry: Geometry) -> Patches:
+        """Per kernel tap, one product of the tap's input patches with the tap's
+        ``[C_in, C_out]`` weights (block diagonal over groups), added at the tap's offset
+        in the output boxes."""
+        w, p = params[self.weight], patches[0]
+        c_out, c_group = w.shape[:2]
+        per_group = c_out // self.groups
+        taps = np.zeros((w.shape[2] * w.shape[3], c_group * self.groups, c_out))
+        for g in range(self.groups):
+            block = w[g * per_group:(g + 1) * per_group].reshape(per_group, c_group, -1)
+            taps[:, g * c_group:(g + 1) * c_group, g * per_group:(g + 1) * per_group] = \
+                block.transpose(2, 1, 0)
+        out_spatial = self.table(p.shape, params).out_spatial
+        out = patch_zeros(p, out_spatial, geometry, c_out)
+        for tap, view, (rows, cols) in window_taps(p, w.shape[2:], self.stride, self.padding,
+                                                   self.dilation, out_spatial):
+            product = view.reshape(-1, view.shape[-1]) @ taps[tap]
+            out[:, :, :, :, rows, cols] += product.reshape(view.shape[:-1] + (c_out,))
+        return Patches(out, geometry)

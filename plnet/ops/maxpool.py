@@ -14,6 +14,7 @@ import numpy as np
 
 from plnet.errors import ShapeError
 from plnet.ops.base import PatternOp, Shape, expect_shapes, register_op
+from plnet.ops.patches import Geometry, Patches, UnitPatches, pooling_geometry, window_taps
 from plnet.ops.windows import WindowTable, gather_windows, pooling_table
 
 
@@ -108,16 +109,23 @@ class MaxPool(PatternOp):
         out = np.take_along_axis(flat, np.broadcast_to(sel, (b, k) + sel.shape[2:]), axis=3)
         return out.reshape((b, k, v.shape[2]) + table.out_spatial)
 
-    def _comparisons(self, z, v, indicator):
-        """Values [B, C, O, K-1] and tangents [B, T, C, O, K-1] of every comparison slot."""
-        table, order, rows = self.comparison_layout(z.shape[1:])
-        n_out, n_slot = table.index.shape
+    @staticmethod
+    def _other_slots(order, indicator):
+        """``[B, C, O, K-1]``: the slot comparison j of each output compares with the
+        selected one: the j-th other slot in valid-first order."""
+        n_out, n_slot = order.shape
         # position of the selected slot within the valid-first order of its window
         inv = np.argsort(order, axis=1)  # slot -> position
         sel_pos = inv[np.arange(n_out), indicator]  # [B, C, O]
         r = np.arange(n_slot - 1)
         other_pos = r + (r >= sel_pos[..., None])  # skip the selected slot
-        other_slot = order[np.arange(n_out)[:, None], np.minimum(other_pos, n_slot - 1)]
+        return order[np.arange(n_out)[:, None], np.minimum(other_pos, n_slot - 1)]
+
+    def _comparisons(self, z, v, indicator):
+        """Values [B, C, O, K-1] and tangents [B, T, C, O, K-1] of every comparison slot."""
+        table, order, rows = self.comparison_layout(z.shape[1:])
+        n_out = table.index.shape[0]
+        other_slot = self._other_slots(order, indicator)
         other_flat = table.index[np.arange(n_out)[:, None], other_slot]  # [B, C, O, K-1]
         other_flat = np.where(rows, other_flat, 0)
         sel_flat = self._selected_flat(table, indicator)[..., None]  # [B, C, O, 1]
@@ -154,3 +162,34 @@ class MaxPool(PatternOp):
         values, _, rows = self._comparisons(z, empty, indicator)
         mask = np.broadcast_to(rows, values.shape[1:])
         return values[:, mask] == 0
+
+    # --- receptive-field patches (plnet.ops.patches) -----------------------------------
+    def patch_geometry(self, geometries: Sequence[Geometry],
+                       params: Mapping[str, np.ndarray]) -> Geometry | None:
+        return pooling_geometry(self, geometries)
+
+    def patch_pattern(self, p: Patches, indicator: np.ndarray,
+                      geometry: Geometry) -> tuple[UnitPatches, Patches]:
+        """Every window slot's input box placed at its offset in the output box; the output
+        takes the selected slot's, a comparison unit the selected minus the other's."""
+        c = p.shape[0]
+        table, order, rows = self.comparison_layout(p.shape)
+        (n_out, n_slot), (ho, wo) = table.index.shape, table.out_spatial
+        r, c_in = p.t.shape[0], p.t.shape[3]
+        placed = np.zeros((r, ho, wo, n_slot, c_in) + geometry.size + (c,))
+        for tap, view, (rs, cs) in window_taps(p, self.kernel, self.stride, self.padding,
+                                               self.dilation, table.out_spatial):
+            placed[:, :, :, tap, :, rs, cs] = view
+        # [R, O, K, C, Cin, Pa, Pb]: a box per (output, slot, channel)
+        placed = np.moveaxis(placed.reshape((r, n_out, n_slot, c_in) + geometry.size + (c,)),
+                             -1, 3)
+        point = np.arange(indicator.shape[0])[:, None, None] if r > 1 else 0
+        channel = np.arange(c)[None, :, None]
+        pooled = placed[point, np.arange(n_out)[None, None, :], indicator, channel]
+        row_o, row_j = np.nonzero(rows)  # the comparison rows of one channel, C order
+        other = self._other_slots(order, indicator)[:, :, row_o, row_j]  # [B, C, R]
+        units = pooled[:, :, row_o] - placed[point, row_o[None, None, :], other, channel]
+        b, box = indicator.shape[0], (c_in,) + geometry.size
+        tangent = pooled.reshape((b, c, ho, wo) + box).transpose(0, 2, 3, 4, 5, 6, 1)
+        return (UnitPatches(units.reshape((b, -1) + box), np.tile(row_o // wo, c),
+                            np.tile(row_o % wo, c), geometry), Patches(tangent, geometry))

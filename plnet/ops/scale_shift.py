@@ -9,6 +9,7 @@ import numpy as np
 
 from plnet.errors import ShapeError
 from plnet.ops.base import Op, Shape, expect_shapes, param, register_op
+from plnet.ops.patches import Geometry, Patches, channel_scale
 
 
 @register_op
@@ -51,3 +52,16 @@ class ScaleShift(Op):
         if self.shift is not None:
             y = y + params[self.shift]
         return y
+
+    def patch_geometry(self, geometries: Sequence[Geometry],
+                       params: Mapping[str, np.ndarray]) -> Geometry:
+        """Elementwise: the input's boxes (plnet.ops.patches)."""
+        return geometries[0]
+
+    def patch_tangent(self, patches: Sequence[Patches], params: Mapping[str, np.ndarray],
+                      indicator, geometry: Geometry) -> Patches:
+        """The input's boxes times each element's scale."""
+        p = patches[0]
+        if self.scale is None:
+            return p
+        return channel_scale(p, np.broadcast_to(params[self.scale], p.shape)[None])

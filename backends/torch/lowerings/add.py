@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 
 from plnet.backends.torch.lowerings.base import AffineLowering, lowers
-from plnet.backends.torch.patches import Patches, aligned, box_slices
+from plnet.backends.torch.patches import Patches
 from plnet.ops import Add
+from plnet.ops.patches import aligned, box_slices
 
 
 @lowers(Add)

@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 
 from plnet.backends.torch.lowerings.base import AffineLowering, lowers, pad_args
-from plnet.backends.torch.patches import (Patches, patch_zeros, window_args, window_geometry,
-                                          window_taps)
+from plnet.backends.torch.patches import Patches, patch_zeros, window_args, window_taps
 from plnet.ops import Conv, ConvTranspose
+from plnet.ops.patches import window_geometry
 
 
 class _KernelLowering(AffineLowering):

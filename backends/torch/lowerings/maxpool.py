@@ -12,9 +12,9 @@ import numpy as np
 import torch
 
 from plnet.backends.torch.lowerings.base import PatternLowering, as_index, flat_size, lowers
-from plnet.backends.torch.patches import (Patches, UnitPatches, window_args, window_geometry,
-                                          window_taps)
+from plnet.backends.torch.patches import Patches, UnitPatches, window_args, window_taps
 from plnet.ops import MaxPool
+from plnet.ops.patches import window_geometry
 
 
 @lowers(MaxPool)
