@@ -91,14 +91,18 @@ def needs_graph(module, x) -> bool:
         p.requires_grad for p in module.parameters()))
 
 
-def chunk_width(module, batch, num_axes, chunk_size, per_column_extra=0) -> int:
+def chunk_width(module, batch, num_axes, chunk_size, per_column_extra=0,
+                skipped=()) -> int:
+    """Input axes per chunk: ``chunk_size``, or as many as fit the workspace budget (the
+    steps in ``skipped``, run on receptive-field patches, hold no dense tangents)."""
     if chunk_size is not None:
         if int(chunk_size) < 1:
             raise InvalidInputError(f"chunk_size must be >= 1, got {chunk_size}")
         return min(int(chunk_size), num_axes)
     itemsize = torch.empty((), dtype=module.dtype).element_size()
     # nodes are freed after their last use: a few of the largest are alive at once
-    widest = max(math.prod(s) for s in module.net.shapes.values())
+    widest = max((math.prod(module.net.shapes[step.name])
+                  for i, step in enumerate(module.steps) if i not in skipped), default=1)
     per_column = itemsize * batch * (4 * widest + per_column_extra)
     width = max(1, min(num_axes, WORKSPACE_BYTES // max(per_column, 1)))
     return -(-num_axes // -(-num_axes // width))  # equal chunks, no small remainder
@@ -142,7 +146,8 @@ def run_engine(module, x, columns, sink, *, method="auto", chunk_size=None,
             lambda step, units: part_sink.put_units(step.unit_slice, units,
                                                     module.input_shape))
         width = chunk_width(module, rows.stop - rows.start, total, chunk_size,
-                            per_column_extra)
+                            per_column_extra,
+                            skipped=set(patches.geometry) - patches.handover)
         outputs.append(_stream(module, part, columns, part_sink, width, None, workspace,
                                want_output, (patches, kept)))
     return pattern, torch.cat(outputs) if want_output else None
