@@ -22,7 +22,7 @@ import torch
 
 from plnet.backends.torch.perturbation import (FrozenPattern, Workspace, freeze_pattern,
                                                propagate_tangents)
-from plnet.backends.torch.patches import patch_plan, propagate_patches
+from plnet.backends.torch.patch_engine import patch_plan, propagate_patches
 from plnet.backends.torch.recursion import (RecursionPlan, propagate_jacobians,
                                             unsupported_nodes)
 from plnet.backends.torch.sinks import DenseSink, NormSink

@@ -13,27 +13,24 @@ position's box sits there inside the output position's larger box). Entries of a
 outside the image are exact zeros (padding carries no tangent), so norms over a box are
 norms over all D axes.
 
-The engine runs the network's leading convolutional part this way while the boxes stay
-small (:data:`PATCH_FRACTION` of D), hands the pattern nodes' gradients to the sink from
-the patches (norms, or a zero fill plus the few non-zero entries), and converts the nodes
-that later, dense steps read into ordinary tangents (:func:`densify`). Lowerings opt in
-with ``patch_geometry(input geometries, params)`` and ``patch_tangent(patches, params, frozen,
-geometry)`` (a pattern op whose units are not its input's elements defines
-``patch_pattern(patches, frozen, geometry) -> (units, patches)`` instead).
+The engine (:mod:`plnet.backends.torch.patch_engine`) runs the network's leading
+convolutional part this way while the boxes stay small (``PATCH_FRACTION`` of D), hands
+the pattern nodes' gradients to the sink from the patches (norms, or a zero fill plus the
+few non-zero entries), and converts the nodes that later, dense steps read into ordinary
+tangents (``densify``). This module holds the patches and what the ops' rules use.
+Lowerings opt in with ``patch_geometry(input geometries, params)`` and
+``patch_tangent(patches, params, frozen, geometry, alloc)`` (a pattern op whose units are
+not its input's elements defines ``patch_pattern(patches, frozen, geometry, alloc) ->
+(units, patches)`` instead).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import torch
 
 from plnet.ops.patches import Geometry, tap_layout  # the numpy reference's box arithmetic
-
-#: a node stays in patch form while its box holds at most this fraction of the D axes
-#: (beyond it the patches cost about as much as the dense tangents, and overlap more)
-PATCH_FRACTION = 0.5
 
 
 @dataclasses.dataclass
@@ -111,7 +108,7 @@ def channel_scale(p: Patches, factor: torch.Tensor, alloc=None) -> Patches:
     return Patches(torch.mul(p.t, f, out=alloc(shape, zero=False)), p.geometry)
 
 
-# --- what the sinks receive ---------------------------------------------------------------
+# --- units -------------------------------------------------------------------------------
 
 def elementwise_units(p: Patches) -> UnitPatches:
     """The units of an elementwise pattern op: its input's elements, in (C, H, W) order."""
@@ -122,208 +119,3 @@ def elementwise_units(p: Patches) -> UnitPatches:
     unit_of = m[:, None] + torch.arange(c, device=device)[None, :] * (h * w)
     return UnitPatches(p.t.reshape((r, h * w) + tuple(p.t.shape[3:])), m // w, m % w,
                        unit_of, p.geometry)
-
-
-def unit_norms(units: UnitPatches, kinds, num_units) -> dict:
-    """``{kind: [R, n]}``: the reductions of :class:`plnet.backends.torch.sinks.NormSink`
-    over each unit's box (the rest of its gradient is zero)."""
-    u = units.u
-    flat = u.reshape(u.shape[0], u.shape[1], -1, u.shape[-1])  # [R, M, box, C]
-    values = {}
-    for kind in kinds:
-        if kind == "sq":
-            v = flat.square().sum(dim=2)
-        elif kind == "abs":
-            v = flat.abs().sum(dim=2)
-        else:
-            v = flat.abs().amax(dim=2)
-        out = v.new_empty((v.shape[0], num_units))
-        out[:, units.unit_of.reshape(-1)] = v.reshape(v.shape[0], -1)
-        values[kind] = out
-    return values
-
-
-def write_gradients(units: UnitPatches, out: torch.Tensor, input_shape) -> torch.Tensor:
-    """Write the units' full gradients into ``out [B, n, D]``: zeros, then each box's
-    entries inside the image.
-
-    Returns:
-        ``[R]``: the sum of the entries written per point (a finiteness check of the rows).
-    """
-    target, entry = _scatter_index(units, input_shape)
-    out.zero_()
-    values = units.u.reshape(units.u.shape[0], -1)
-    if entry is not None:  # some boxes reach past the image
-        values = values[:, entry]
-    # [B, n, D] rows are contiguous per point: one flat index per entry is the fast path
-    flat = out.view(out.shape[0], -1)  # a view (raises rather than write to a copy)
-    flat.index_copy_(1, target, values.expand(out.shape[0], -1))
-    return values.sum(dim=1)
-
-
-def _scatter_index(units: UnitPatches, input_shape):
-    """``(flat target unit * D + axis, entry of u or None for all)`` for every box entry
-    inside the image (kept from call to call)."""
-    key = ("scatter", units.u.device, tuple(input_shape))
-    if key not in units.cache:
-        unit, axis, entry = _build_scatter_index(units, input_shape)
-        everything = len(entry) == units.u[0].numel()
-        units.cache[key] = (unit * math.prod(input_shape) + axis,
-                            None if everything else entry)
-    return units.cache[key]
-
-
-def _build_scatter_index(units: UnitPatches, input_shape):
-    c_in, h, w = input_shape
-    r, m, _, pa, pb, c = units.u.shape
-    g, device = units.geometry, units.u.device
-    iy = units.rows[:, None] * g.stride[0] + g.origin[0] + torch.arange(pa, device=device)
-    ix = units.cols[:, None] * g.stride[1] + g.origin[1] + torch.arange(pb, device=device)
-    inside = ((iy >= 0) & (iy < h))[:, :, None] & ((ix >= 0) & (ix < w))[:, None, :]
-    pixel = iy.clamp(0, h - 1)[:, :, None] * w + ix.clamp(0, w - 1)[:, None, :]  # [M, Pa, Pb]
-    channel = torch.arange(c_in, device=device)[None, :, None, None]
-    axis = (channel * (h * w) + pixel[:, None]).reshape(m, -1, 1).expand(m, -1, c)
-    keep = inside[:, None].expand(m, c_in, pa, pb).reshape(m, -1, 1).expand(m, -1, c)
-    unit = units.unit_of[:, None, :].expand(m, axis.shape[1], c)
-    entry = torch.arange(axis.numel(), device=device).reshape(axis.shape)
-    keep = keep.reshape(-1)
-    return unit.reshape(-1)[keep], axis.reshape(-1)[keep], entry.reshape(-1)[keep]
-
-
-def densify(p: Patches, columns: torch.Tensor, input_shape, out=None) -> torch.Tensor:
-    """Ordinary tangents ``[R, k, C, H, W]`` (channels-last images) of the axes ``columns``
-    (written to ``out(shape)`` if given)."""
-    c_in, h0, w0 = input_shape
-    r, h, w, _, pa, pb, c = p.t.shape
-    g, device = p.geometry, p.t.device
-    channel, pixel = columns // (h0 * w0), columns % (h0 * w0)
-    iy, ix = pixel // w0, pixel % w0
-    ra = iy[:, None] - (torch.arange(h, device=device) * g.stride[0] + g.origin[0])[None, :]
-    rb = ix[:, None] - (torch.arange(w, device=device) * g.stride[1] + g.origin[1])[None, :]
-    ok = ((ra >= 0) & (ra < pa))[:, :, None] & ((rb >= 0) & (rb < pb))[:, None, :]
-    position = (torch.arange(h, device=device)[:, None] * w
-                + torch.arange(w, device=device)[None, :])  # [H, W]
-    index = (((position[None] * c_in + channel[:, None, None]) * pa
-              + ra.clamp(0, pa - 1)[:, :, None]) * pb + rb.clamp(0, pb - 1)[:, None, :])
-    zero = h * w * c_in * pa * pb
-    index = torch.where(ok, index, torch.full_like(index, zero))  # [k, H, W]
-    source = torch.cat([p.t.reshape(r, zero, c), p.t.new_zeros((r, 1, c))], dim=1)
-    index = index.reshape(-1)
-    if out is None:
-        dense = source.index_select(1, index)
-    else:  # reused memory: a fresh tensor of this size costs a page fault per 4 KiB
-        dense = torch.index_select(source, 1, index, out=out((r, len(index), c)))
-    return dense.reshape(r, len(columns), h, w, c).permute(0, 1, 4, 2, 3)
-
-
-# --- the plan and the engine --------------------------------------------------------------
-
-class PatchPlan:
-    """Which steps of a module run on patches, and which patch nodes later steps read.
-
-    Attributes:
-        geometry: step index -> its :class:`Geometry` (patch steps only).
-        handover: patch steps that a dense step reads (converted by :func:`densify`).
-    """
-
-    def __init__(self, module):
-        self.geometry, self.handover = {}, set()
-        #: step -> index tables of its units (see :class:`UnitPatches`)
-        self.cache = {}
-        shape = tuple(module.input_shape)
-        if len(shape) == 3:
-            self._place(module, shape)
-        #: the pattern steps whose units come from patches (none: the plan saves nothing)
-        self.pattern_steps = tuple(i for i in self.geometry
-                                   if module.steps[i].unit_slice is not None)
-
-    def _place(self, module, shape):
-        d, params = math.prod(shape), module.param_tensors()
-        #: step -> elements of its node times input channels (per unit of box area)
-        self.sizes = {i: shape[0] * math.prod(module.net.shapes[step.name])
-                      for i, step in enumerate(module.steps)}
-        for i, step in enumerate(module.steps):
-            if not step.inputs:
-                self.geometry[i] = Geometry((1, 1), (0, 0), (1, 1))
-                continue
-            ins = [self.geometry.get(j) for j in step.inputs]
-            rule = getattr(step.lowering, "patch_geometry", None)
-            if rule is None or any(g is None for g in ins):
-                self.handover.update(j for j in step.inputs if j in self.geometry)
-                continue
-            g = rule(ins, params)
-            if g is None or shape[0] * g.size[0] * g.size[1] > PATCH_FRACTION * d:
-                self.handover.update(j for j in step.inputs if j in self.geometry)
-                continue
-            self.geometry[i] = g
-        if module.output_index in self.geometry:
-            self.handover.add(module.output_index)
-
-    def bytes_per_point(self, dtype) -> int:
-        """A bound on the patch memory one point takes (every node alive, and room for
-        the temporaries of the widest step)."""
-        itemsize = torch.empty((), dtype=dtype).element_size()
-        total = widest = 0
-        for i, g in self.geometry.items():
-            size = self.sizes[i] * g.size[0] * g.size[1]
-            total, widest = total + size, max(widest, size)
-        return itemsize * (total + 8 * widest)
-
-
-def patch_plan(module) -> PatchPlan:
-    """The module's :class:`PatchPlan` (cached on it)."""
-    plan = module.__dict__.get("_patch_plan")
-    if plan is None:
-        plan = module.__dict__["_patch_plan"] = PatchPlan(module)
-    return plan
-
-
-def propagate_patches(module, plan: PatchPlan, pattern, workspace,
-                      put_units) -> dict[int, Patches]:
-    """Run the patch steps; each pattern step's :class:`UnitPatches` go to
-    ``put_units(step, units)``. With a ``workspace`` the patches live in memory reused from
-    call to call (the kept ones until the next call).
-
-    Returns:
-        step index -> :class:`Patches` for the steps in ``plan.handover``.
-    """
-    params = module.param_tensors()
-    env, kept = {}, {}
-    last_use = {}
-    for i in plan.geometry:
-        for j in module.steps[i].inputs:
-            last_use[j] = i
-    for i in sorted(plan.geometry):
-        step = module.steps[i]
-        if not step.inputs:
-            env[i] = identity_patches(module.input_shape, module.dtype, module.device)
-        else:
-            low = step.lowering
-            ins = [env[j] for j in step.inputs]
-            frozen = pattern.indicators.get(step.name)
-            alloc = _allocator(workspace, i, ins[0].t)
-            if hasattr(low, "patch_pattern"):  # units that are not the input's elements
-                units, env[i] = low.patch_pattern(ins[0], frozen, plan.geometry[i], alloc)
-            else:
-                if step.unit_slice is not None:
-                    units = elementwise_units(ins[0])
-                env[i] = low.patch_tangent(ins, params, frozen, plan.geometry[i], alloc)
-            if step.unit_slice is not None:
-                units.cache = plan.cache.setdefault(i, {})
-                put_units(step, units)
-            for j in step.inputs:
-                if last_use.get(j) == i and j not in plan.handover:
-                    env.pop(j, None)
-        if i in plan.handover:
-            kept[i] = env[i]
-    return kept
-
-
-def _allocator(workspace, step, like):
-    """``alloc(shape, part="out", zero=True)``: memory for a step's patches."""
-    def alloc(shape, part="out", zero=True):
-        if workspace is None:
-            return like.new_zeros(shape) if zero else like.new_empty(shape)
-        buf = workspace.get(("patch", step, part), tuple(shape), like)
-        return buf.zero_() if zero else buf
-    return alloc

@@ -18,7 +18,7 @@ import math
 import networkx
 import torch
 
-from plnet.backends.torch.patches import densify
+from plnet.backends.torch.patch_engine import densify
 
 
 @dataclasses.dataclass

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from plnet.backends.torch.patches import unit_norms, write_gradients
+from plnet.backends.torch.patch_engine import unit_norms, write_gradients
 
 
 class DenseSink:

@@ -14,9 +14,9 @@ from plnet.tolerances import REFERENCE_RTOL
 
 torch = pytest.importorskip("torch")
 
-from plnet.backends.torch import compile, gradients, patches  # noqa: E402
+from plnet.backends.torch import compile, gradients, patch_engine  # noqa: E402
 from plnet.backends.torch.gradients import unit_gradient_norms, unit_gradients  # noqa: E402
-from plnet.backends.torch.patches import patch_plan  # noqa: E402
+from plnet.backends.torch.patch_engine import patch_plan  # noqa: E402
 from plnet.testing import strategies as pst  # noqa: E402
 from plnet.testing.window_nets import conv_output, resnet_like, window_zoo  # noqa: E402
 
@@ -24,7 +24,7 @@ from plnet.testing.window_nets import conv_output, resnet_like, window_zoo  # no
 @pytest.fixture
 def patch_everything(monkeypatch):
     """Every node with a patch rule runs on patches, however large its boxes."""
-    monkeypatch.setattr(patches, "PATCH_FRACTION", float("inf"))
+    monkeypatch.setattr(patch_engine, "PATCH_FRACTION", float("inf"))
 
 
 def assert_close(actual, expected):
