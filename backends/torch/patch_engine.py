@@ -13,11 +13,8 @@ import torch
 
 from plnet.backends.torch.patches import (Patches, UnitPatches, elementwise_units,
                                           identity_patches)
-from plnet.ops.patches import Geometry
+from plnet.analysis.patches import PatchPlan as NodePlan
 
-#: a node stays in patch form while its box holds at most this fraction of the D axes
-#: (beyond it the patches cost about as much as the dense tangents, and overlap more)
-PATCH_FRACTION = 0.5
 
 
 def unit_norms(units: UnitPatches, kinds, num_units) -> dict:
@@ -115,45 +112,32 @@ def densify(p: Patches, columns: torch.Tensor, input_shape, out=None) -> torch.T
 # --- the plan and the engine --------------------------------------------------------------
 
 class PatchPlan:
-    """Which steps of a module run on patches, and which patch nodes later steps read.
+    """Which steps of a module run on patches, and which patch nodes later steps read: the
+    numpy reference's plan (:class:`plnet.analysis.patches.PatchPlan`, from the ops'
+    ``patch_geometry`` rules) over the steps whose lowerings have a patch rule.
 
     Attributes:
         geometry: step index -> its :class:`Geometry` (patch steps only).
         handover: patch steps that a dense step reads (converted by :func:`densify`).
+        pattern_steps: the pattern steps whose units come from patches (none: the plan
+            saves nothing).
     """
 
     def __init__(self, module):
-        self.geometry, self.handover = {}, set()
+        index = {step.name: i for i, step in enumerate(module.steps)}
+        lowerings = {step.name: step.lowering for step in module.steps}
+        nodes = NodePlan(module.net, usable=lambda name: any(
+            hasattr(lowerings[name], rule) for rule in ("patch_tangent", "patch_pattern")))
+        self.geometry = {index[name]: g for name, g in nodes.geometry.items()}
+        self.handover = {index[name] for name in nodes.handover}
+        self.pattern_steps = tuple(i for i in sorted(self.geometry)
+                                   if module.steps[i].unit_slice is not None)
         #: step -> index tables of its units (see :class:`UnitPatches`)
         self.cache = {}
-        shape = tuple(module.input_shape)
-        if len(shape) == 3:
-            self._place(module, shape)
-        #: the pattern steps whose units come from patches (none: the plan saves nothing)
-        self.pattern_steps = tuple(i for i in self.geometry
-                                   if module.steps[i].unit_slice is not None)
-
-    def _place(self, module, shape):
-        d, params = math.prod(shape), module.param_tensors()
+        channels = module.input_shape[0] if len(module.input_shape) == 3 else 0
         #: step -> elements of its node times input channels (per unit of box area)
-        self.sizes = {i: shape[0] * math.prod(module.net.shapes[step.name])
+        self.sizes = {i: channels * math.prod(module.net.shapes[step.name])
                       for i, step in enumerate(module.steps)}
-        for i, step in enumerate(module.steps):
-            if not step.inputs:
-                self.geometry[i] = Geometry((1, 1), (0, 0), (1, 1))
-                continue
-            ins = [self.geometry.get(j) for j in step.inputs]
-            rule = getattr(step.lowering, "patch_geometry", None)
-            if rule is None or any(g is None for g in ins):
-                self.handover.update(j for j in step.inputs if j in self.geometry)
-                continue
-            g = rule(ins, params)
-            if g is None or shape[0] * g.size[0] * g.size[1] > PATCH_FRACTION * d:
-                self.handover.update(j for j in step.inputs if j in self.geometry)
-                continue
-            self.geometry[i] = g
-        if module.output_index in self.geometry:
-            self.handover.add(module.output_index)
 
     def bytes_per_point(self, dtype) -> int:
         """A bound on the patch memory one point takes (every node alive, and room for

@@ -14,11 +14,12 @@ outside the image are exact zeros (padding carries no tangent), so norms over a 
 norms over all D axes.
 
 The engine (:mod:`plnet.backends.torch.patch_engine`) runs the network's leading
-convolutional part this way while the boxes stay small (``PATCH_FRACTION`` of D), hands
-the pattern nodes' gradients to the sink from the patches (norms, or a zero fill plus the
-few non-zero entries), and converts the nodes that later, dense steps read into ordinary
-tangents (``densify``). This module holds the patches and what the ops' rules use.
-Lowerings opt in with ``patch_geometry(input geometries, params)`` and
+convolutional part this way while the boxes stay small (``PATCH_FRACTION`` of D, in
+:mod:`plnet.analysis.patches`), hands the pattern nodes' gradients to the sink from the
+patches (norms, or a zero fill plus the few non-zero entries), and converts the nodes that
+later, dense steps read into ordinary tangents (``densify``). This module holds the
+patches and what the lowerings' rules use. Which nodes run on patches is decided by the ops' own ``patch_geometry`` rules (the numpy
+reference's plan, :class:`plnet.analysis.patches.PatchPlan`); a lowering opts in with
 ``patch_tangent(patches, params, frozen, geometry, alloc)`` (a pattern op whose units are
 not its input's elements defines ``patch_pattern(patches, frozen, geometry, alloc) ->
 (units, patches)`` instead).

@@ -32,16 +32,21 @@ class PatchPlan:
         handover: patch nodes that a dense step reads, or the output (see :func:`densify`).
     """
 
-    def __init__(self, net):
+    def __init__(self, net, usable=None):
+        """Args:
+            net: the network.
+            usable: None, or ``usable(node) -> bool``: whether the engine at hand has the
+                node's patch rule (the torch backend's lowerings opt in one by one).
+        """
         self.geometry: dict[str, Geometry] = {}
         self.handover: set[str] = set()
         shape = tuple(net.input_shape)
         if len(shape) == 3:
-            self._place(net, shape)
+            self._place(net, shape, usable)
         if not any(net.op(n).carries_pattern for n in self.geometry):
             self.geometry, self.handover = {}, set()
 
-    def _place(self, net, shape):
+    def _place(self, net, shape, usable):
         d = math.prod(shape)
         for name in net.order:
             ins = net.inputs_of(name)
@@ -49,6 +54,8 @@ class PatchPlan:
                 self.geometry[name] = Geometry((1, 1), (0, 0), (1, 1))
                 continue
             rule = getattr(net.op(name), "patch_geometry", None)
+            if usable is not None and not usable(name):
+                rule = None
             known = [self.geometry.get(u) for u in ins]
             g = None if rule is None or None in known else rule(known, net.params)
             if g is None or shape[0] * g.size[0] * g.size[1] > PATCH_FRACTION * d:

@@ -60,9 +60,6 @@ class ReluLowering(PatternLowering):
         return torch.mul(ts[0], slopes, out=out(torch.broadcast_shapes(ts[0].shape,
                                                                        slopes.shape)))
 
-    def patch_geometry(self, geoms, params):
-        return geoms[0]
-
     def patch_tangent(self, ps, params, frozen, geometry, alloc=None):
         return channel_scale(ps[0], self.slopes(frozen, params, ps[0].t.dtype).squeeze(1),
                              alloc)

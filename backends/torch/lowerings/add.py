@@ -7,7 +7,7 @@ import torch
 from plnet.backends.torch.lowerings.base import AffineLowering, lowers
 from plnet.backends.torch.patches import Patches
 from plnet.ops import Add
-from plnet.ops.patches import aligned, box_slices
+from plnet.ops.patches import box_slices
 
 
 @lowers(Add)
@@ -26,9 +26,6 @@ class AddLowering(AffineLowering):
         shape = torch.broadcast_shapes(ts[0].shape, ts[1].shape)
         # into reused memory: a fresh tensor of the tangents' size costs page faults
         return torch.add(ts[0], ts[1], out=out(shape))
-
-    def patch_geometry(self, geoms, params):
-        return aligned(geoms)
 
     def patch_tangent(self, ps, params, frozen, geometry, alloc=None):
         """The inputs' boxes added inside the union box (same stride: same positions)."""

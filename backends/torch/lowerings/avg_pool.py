@@ -8,7 +8,6 @@ import torch.nn.functional as F
 from plnet.backends.torch.lowerings.base import AffineLowering, lowers, pad_args
 from plnet.backends.torch.patches import Patches, patch_zeros, window_args, window_taps
 from plnet.ops import AvgPool
-from plnet.ops.patches import window_geometry
 
 
 @lowers(AvgPool)
@@ -50,9 +49,6 @@ class AvgPoolLowering(AffineLowering):
                     dilation=tuple(op.dilation), groups=self.channels)
         index = (slice(None), slice(None)) + tuple(slice(0, n) for n in self.out_shape[1:])
         return sums[index] / self.divisor.to(dtype=x.dtype, device=x.device)
-
-    def patch_geometry(self, geoms, params):
-        return window_geometry(geoms[0], *window_args(self.op)) if self.n_spatial == 2 else None
 
     def patch_tangent(self, ps, params, frozen, geometry, alloc=None):
         """Receptive-field tangents: the window's input boxes summed at their offsets, over

@@ -8,7 +8,6 @@ import torch.nn.functional as F
 from plnet.backends.torch.lowerings.base import AffineLowering, lowers, pad_args
 from plnet.backends.torch.patches import Patches, patch_zeros, window_args, window_taps
 from plnet.ops import Conv, ConvTranspose
-from plnet.ops.patches import window_geometry
 
 
 class _KernelLowering(AffineLowering):
@@ -46,11 +45,6 @@ class ConvLowering(_KernelLowering):
         else:
             self.pre_pad, self.conv_pad = pad_args(pads), 0
         self.conv = F.conv1d if self.n_spatial == 1 else F.conv2d
-
-    def patch_geometry(self, geoms, params):
-        if self.n_spatial != 2:
-            return None
-        return window_geometry(geoms[0], *window_args(self.op, params[self.op.weight].shape[2:]))
 
     def patch_tangent(self, ps, params, frozen, geometry, alloc=None):
         """Receptive-field tangents (:mod:`plnet.backends.torch.patches`): per kernel tap,

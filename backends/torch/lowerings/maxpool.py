@@ -14,7 +14,6 @@ import torch
 from plnet.backends.torch.lowerings.base import PatternLowering, as_index, flat_size, lowers
 from plnet.backends.torch.patches import Patches, UnitPatches, window_args, window_taps
 from plnet.ops import MaxPool
-from plnet.ops.patches import window_geometry
 
 
 @lowers(MaxPool)
@@ -68,10 +67,6 @@ class MaxPoolLowering(PatternLowering):
         rank = slot_rank[outputs, slot][..., row_out]
         pos = (row_j + (row_j >= rank).to(row_j.dtype)).clamp(max=window.shape[1] - 1)
         return valid_first[row_out, pos]
-
-    def patch_geometry(self, geoms, params):
-        return window_geometry(geoms[0], *window_args(self.op)) if len(self.in_shapes[0]) == 3 \
-            else None
 
     def patch_pattern(self, p, frozen, geometry, alloc=None):
         """Receptive-field tangents (:mod:`plnet.backends.torch.patches`): every window

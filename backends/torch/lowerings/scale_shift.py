@@ -23,9 +23,6 @@ class ScaleShiftLowering(AffineLowering):
     def offset(self, params):
         return params[self.op.shift] if self.op.shift is not None else None
 
-    def patch_geometry(self, geoms, params):
-        return geoms[0]
-
     def patch_tangent(self, ps, params, frozen, geometry, alloc=None):
         if self.op.scale is None:
             return Patches(ps[0].t, geometry)

@@ -14,7 +14,8 @@ from plnet.tolerances import REFERENCE_RTOL
 
 torch = pytest.importorskip("torch")
 
-from plnet.backends.torch import compile, gradients, patch_engine  # noqa: E402
+from plnet.analysis import patches as plan_rules  # noqa: E402
+from plnet.backends.torch import compile, gradients  # noqa: E402
 from plnet.backends.torch.gradients import unit_gradient_norms, unit_gradients  # noqa: E402
 from plnet.backends.torch.patch_engine import patch_plan  # noqa: E402
 from plnet.testing import strategies as pst  # noqa: E402
@@ -24,7 +25,7 @@ from plnet.testing.window_nets import conv_output, resnet_like, window_zoo  # no
 @pytest.fixture
 def patch_everything(monkeypatch):
     """Every node with a patch rule runs on patches, however large its boxes."""
-    monkeypatch.setattr(patch_engine, "PATCH_FRACTION", float("inf"))
+    monkeypatch.setattr(plan_rules, "PATCH_FRACTION", float("inf"))
 
 
 def assert_close(actual, expected):
@@ -38,7 +39,11 @@ def check_against_reference(net, x, chunk_size=None):
     """Gradients, their three norms and the output Jacobian equal ``plnet.linearize``;
     returns the module's patch plan."""
     module = compile(net, device="cpu", dtype=torch.float64)
-    lin = plnet.linearize(net, x)
+    saved, plan_rules.PATCH_FRACTION = plan_rules.PATCH_FRACTION, 0.0
+    try:  # the reference's dense path: no patch arithmetic shared with the torch side
+        lin = plnet.linearize(net, x)
+    finally:
+        plan_rules.PATCH_FRACTION = saved
     with torch.no_grad():
         z, grad = unit_gradients(module, x, chunk_size=chunk_size)
         _, norms, jac = unit_gradient_norms(module, x, ("sq", "abs", "max"),
