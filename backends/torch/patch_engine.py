@@ -100,8 +100,9 @@ def densify(p: Patches, columns: torch.Tensor, input_shape, out=None) -> torch.T
               + ra.clamp(0, pa - 1)[:, :, None]) * pb + rb.clamp(0, pb - 1)[:, None, :])
     zero = h * w * c_in * pa * pb
     index = torch.where(ok, index, torch.full_like(index, zero))  # [k, H, W]
-    source = torch.cat([p.t.reshape(r, zero, c), p.t.new_zeros((r, 1, c))], dim=1)
-    index = index.reshape(-1)
+    if p.with_zero is None:  # once per node, whatever the number of chunks of axes
+        p.with_zero = torch.cat([p.t.reshape(r, zero, c), p.t.new_zeros((r, 1, c))], dim=1)
+    source, index = p.with_zero, index.reshape(-1)
     if out is None:
         dense = source.index_select(1, index)
     else:  # reused memory: a fresh tensor of this size costs a page fault per 4 KiB

@@ -41,6 +41,8 @@ class Patches:
 
     t: torch.Tensor
     geometry: Geometry
+    #: ``t`` as ``[R, H W Cin Pa Pb + 1, C]`` with a zero row last (what ``densify`` reads)
+    with_zero: torch.Tensor | None = None
 
 
 @dataclasses.dataclass
