@@ -11,10 +11,9 @@ import math
 
 import torch
 
+from plnet.analysis.patches import PatchPlan as NodePlan
 from plnet.backends.torch.patches import (Patches, UnitPatches, elementwise_units,
                                           identity_patches)
-from plnet.analysis.patches import PatchPlan as NodePlan
-
 
 
 def unit_norms(units: UnitPatches, kinds, num_units) -> dict:
@@ -22,14 +21,15 @@ def unit_norms(units: UnitPatches, kinds, num_units) -> dict:
     over each unit's box (the rest of its gradient is zero)."""
     u = units.u
     flat = u.reshape(u.shape[0], u.shape[1], -1, u.shape[-1])  # [R, M, box, C]
+    magnitude = flat.abs() if {"abs", "max"} & set(kinds) else None
     values = {}
     for kind in kinds:
         if kind == "sq":
             v = flat.square().sum(dim=2)
         elif kind == "abs":
-            v = flat.abs().sum(dim=2)
+            v = magnitude.sum(dim=2)
         else:
-            v = flat.abs().amax(dim=2)
+            v = magnitude.amax(dim=2)
         out = v.new_empty((v.shape[0], num_units))
         out[:, units.unit_of.reshape(-1)] = v.reshape(v.shape[0], -1)
         values[kind] = out

@@ -93,7 +93,7 @@ def propagate_tangents(module, pattern: FrozenPattern, columns, sink, workspace=
     ``workspace`` (only when no autograd graph is needed), the pattern ops write their
     tangents into memory reused from call to call. Without ``want_output``, the steps that
     feed no pattern node (e.g. the logits layer) are skipped. ``patched`` (a
-    :class:`plnet.backends.torch.patches.PatchPlan` and the patches it kept) marks steps
+    :class:`plnet.backends.torch.patch_engine.PatchPlan` and the patches it kept) marks steps
     already run on receptive-field patches: they are skipped, and those later steps read
     are converted to tangents of ``columns``.
 

@@ -61,7 +61,7 @@ class DenseSink:
 
     def put_units(self, unit_slice, units, input_shape):
         """Write a node's gradients, all D axes, from receptive-field boxes (in place only;
-        :mod:`plnet.backends.torch.patches`)."""
+        :mod:`plnet.backends.torch.patch_engine`)."""
         total = write_gradients(units, self.out[:, unit_slice], input_shape)
         key = (unit_slice.start, unit_slice.stop)
         if key not in self.written:  # shared with the sinks of the other groups of points
@@ -137,7 +137,7 @@ class NormSink:
 
     def put_units(self, unit_slice, units, input_shape):
         """A node's reductions over all D axes from its receptive-field boxes (in place,
-        before the chunks; :mod:`plnet.backends.torch.patches`)."""
+        before the chunks; :mod:`plnet.backends.torch.patch_engine`)."""
         batch = next(iter(self.acc.values())).shape[0]
         for kind, value in unit_norms(units, self.kinds, unit_slice.stop - unit_slice.start
                                       ).items():
