@@ -151,8 +151,9 @@ class _FusedChain(torch.autograd.Function):
                     torch.mm(x, weight.t(), out=block[0])
                 else:
                     torch.addmm(bias, x, weight.t(), out=block[0])
-                # d z / d x_axis is the weight's column, the same for every point
-                block[1:] = weight.index_select(1, columns).t().unsqueeze(1)
+                # d z / d x_axis is the weight's column, the same for every point (made
+                # contiguous first: a broadcast copy from a strided source is twice slower)
+                block[1:] = weight.index_select(1, columns).t().contiguous().unsqueeze(1)
             else:
                 torch.mm(rows[-1].view(-1, rows[-1].shape[-1]), weight.t(),
                          out=block.view(-1, n))
@@ -163,9 +164,10 @@ class _FusedChain(torch.autograd.Function):
             else:
                 mask = torch.full_like(block[0], leak).masked_fill_(block[0] > 0, 1.0)
             masks.append(mask)
-            rows.append(block * mask)
+            # the output layer reads the last hidden layer's forward rows only
+            rows.append(block * mask if layer < len(sizes) - 1 else (block[0] * mask)[None])
         logits = torch.nn.functional.linear(rows[-1][0], weights[-1], biases[-1])
-        sq = pre[1:].square().sum(dim=0).mul_(scale)
+        sq = _sum_of_squares(pre[1:]).mul_(scale)
         ctx.save_for_backward(x, columns, pre, *tensors, *masks, *rows[1:])
         ctx.layout = len(weights), sizes, scale
         return logits, pre[0].clone(), sq
@@ -183,8 +185,8 @@ class _FusedChain(torch.autograd.Function):
         grads = [None] * (2 * n_layers)
         # gradient of pre from the units' own terms first; the layers above add theirs
         g_pre = torch.empty_like(pre) if g_sq is not None else torch.zeros_like(pre)
-        if g_sq is not None:
-            torch.mul(pre[1:], g_sq * (2 * scale), out=g_pre[1:])
+        if g_sq is not None:  # g_sq is often an expanded scalar: scaling it first is slow
+            torch.mul(pre[1:], g_sq, out=g_pre[1:]).mul_(2 * scale)
         if g_z is not None:
             g_pre[0] = g_z
         elif g_sq is not None:
@@ -216,3 +218,12 @@ class _FusedChain(torch.autograd.Function):
             below = g_pre[:, :, stop - sizes[layer - 1]:stop]
             below.addcmul_((flat @ weight).view(prev.shape), masks[layer - 1])
         raise AssertionError("dense chain without units")  # pragma: no cover
+
+
+def _sum_of_squares(blocks):
+    """``sum_j blocks[j] ** 2`` over the first dimension, one block at a time (no
+    temporary of the squares of all blocks)."""
+    total = blocks[0].square()
+    for block in blocks[1:]:
+        total.addcmul_(block, block)
+    return total
