@@ -83,9 +83,11 @@ def _build_scatter_index(units: UnitPatches, input_shape):
     return unit.reshape(-1)[keep], axis.reshape(-1)[keep], entry.reshape(-1)[keep]
 
 
-def densify(p: Patches, columns: torch.Tensor, input_shape, out=None) -> torch.Tensor:
+def densify(p: Patches, columns: torch.Tensor, input_shape, out=None,
+            padded=None) -> torch.Tensor:
     """Ordinary tangents ``[R, k, C, H, W]`` (channels-last images) of the axes ``columns``
-    (written to ``out(shape)`` if given)."""
+    (written to ``out(shape)`` if given; the patches with a zero row appended, built once
+    per node, to ``padded(shape)`` if given)."""
     c_in, h0, w0 = input_shape
     r, h, w, _, pa, pb, c = p.t.shape
     g, device = p.geometry, p.t.device
@@ -101,7 +103,9 @@ def densify(p: Patches, columns: torch.Tensor, input_shape, out=None) -> torch.T
     zero = h * w * c_in * pa * pb
     index = torch.where(ok, index, torch.full_like(index, zero))  # [k, H, W]
     if p.with_zero is None:  # once per node, whatever the number of chunks of axes
-        p.with_zero = torch.cat([p.t.reshape(r, zero, c), p.t.new_zeros((r, 1, c))], dim=1)
+        parts = [p.t.reshape(r, zero, c), p.t.new_zeros((r, 1, c))]
+        p.with_zero = torch.cat(parts, dim=1) if padded is None else \
+            torch.cat(parts, dim=1, out=padded((r, zero + 1, c)))
     source, index = p.with_zero, index.reshape(-1)
     if out is None:
         dense = source.index_select(1, index)

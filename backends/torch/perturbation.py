@@ -111,9 +111,11 @@ def propagate_tangents(module, pattern: FrozenPattern, columns, sink, workspace=
         low = step.lowering
         if plan is not None and i in plan.geometry:
             if i in kept:
-                slot = None if i == module.output_index or workspace is None else \
-                    functools.partial(workspace.get, ("densified", i), like=kept[i].t)
-                env[i] = densify(kept[i], columns, module.input_shape, slot)
+                slot = padded = None
+                if i != module.output_index and workspace is not None:
+                    slot, padded = (functools.partial(workspace.get, (part, i), like=kept[i].t)
+                                    for part in ("densified", "zero-padded patches"))
+                env[i] = densify(kept[i], columns, module.input_shape, slot, padded)
             continue
         if i in done or i in skipped:  # computed together with its pattern op, or unused
             for j in step.free:
@@ -126,7 +128,8 @@ def propagate_tangents(module, pattern: FrozenPattern, columns, sink, workspace=
         if i in flattened:  # the dense consumer reads the images as they lie
             env[i] = env[step.inputs[0]]
         elif step.inputs[0] in flattened:
-            env[i] = low.image_tangent(env[step.inputs[0]], params)
+            env[i] = low.image_tangent(env[step.inputs[0]], params,
+                                       out=_reusable(module, workspace, i, env[step.inputs[0]]))
         if i in flattened or step.inputs[0] in flattened:
             for j in step.free:
                 env[j] = None

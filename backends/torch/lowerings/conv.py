@@ -62,7 +62,11 @@ class ConvLowering(_KernelLowering):
         out = patch_zeros(p, self.out_shape, geometry, c_out, alloc)
         for tap, view, (rows, cols) in window_taps(p, kernel, stride, pad_begin, dilation,
                                                    self.out_shape[1:]):
-            out[:, :, :, :, rows, cols] += view @ taps[tap]
+            # one GEMM over all boxes: the strided view is gathered first (a matmul of the
+            # view itself runs a batch of tiny [Pb, Cin] products, 10x slower)
+            rows_in = view.reshape(-1, view.shape[-1])
+            product = (rows_in @ taps[tap]).view(view.shape[:-1] + (c_out,))
+            out[:, :, :, :, rows, cols] += product
         return Patches(out, geometry)
 
     def run(self, x, weight, bias):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 
 from plnet.backends.torch.lowerings.base import AffineLowering, lowers
@@ -27,7 +28,12 @@ class DenseLowering(AffineLowering):
     def offset(self, params):
         return params[self.op.bias] if self.op.bias is not None else None
 
-    def image_tangent(self, t, params):
+    def tangent(self, ts, params, frozen=None, out=None):
+        t = ts[0]
+        return self._product(t.reshape(-1, t.shape[-1]), params[self.op.weight],
+                             t.shape[:-1], out)
+
+    def image_tangent(self, t, params, out=None):
         """``tangent`` of ``flatten(t)`` for image tangents ``t [R, K, C, H, W]``.
 
         Channels-last images are read as they lie, with the weight's columns put in that
@@ -40,7 +46,19 @@ class DenseLowering(AffineLowering):
             weight = weight.reshape(-1, c, h, w).permute(0, 2, 3, 1).reshape(-1, h * w * c)
         else:
             rows = t.reshape(r * k, c * h * w)
-        return F.linear(rows, weight).reshape(r, k, -1)
+        return self._product(rows, weight, (r, k), out)
+
+    @staticmethod
+    def _product(rows, weight, lead, out):
+        """``rows [M, in] @ weight^T`` shaped ``[*lead, out]``; into ``out(shape)`` memory
+        when given (reused memory: a fresh result costs a page fault per 4 KiB)."""
+        shape = tuple(lead) + (weight.shape[0],)
+        if out is not None and not (rows.requires_grad or weight.requires_grad):
+            target = out(shape)
+            if target.is_contiguous():
+                torch.mm(rows, weight.t(), out=target.view(rows.shape[0], -1))
+                return target
+        return F.linear(rows, weight).reshape(shape)
 
     def jacobian_step(self, rec, jacs, params, frozen=None):
         return rec.matmul(jacs[0], params[self.op.weight], self.in_shapes[0])
