@@ -31,13 +31,20 @@ def sequence_margins(module, x, p=2, *, lengths=None, chunk_size=None, method="a
 
 
 def sequence_unit_gradients(module, x, *, lengths=None, axes=None, chunk_size=None,
-                            method="auto"):
+                            method="auto", out=None):
     """Every unit's value and input-gradient, per sequence (see ``unit_gradients``).
 
     Returns:
         ``(zs, grads)``: lists in input order of ``z [N_T]`` and ``grad [N_T, K]`` for each
         sample's length T (K = T * prod(F), or ``len(axes)``).
+
+    Raises:
+        InvalidInputError: ``out`` given (the result is one tensor per sample, of its
+            length's shape: there is no single buffer to write it into).
     """
+    if out is not None:
+        raise InvalidInputError("out= is for networks: a sequence model's gradients are one "
+                                "tensor per sample, shaped by its length; drop out=")
     batch = module.batch(x, lengths)
     zs, grads = [], []
     for length, group in batch.groups():

@@ -19,11 +19,12 @@ from plnet.backends.torch.patch_engine import unit_norms, write_gradients
 class DenseSink:
     """Collects ``[B, N, K]`` gradients, chunk by chunk over the K axes."""
 
-    def __init__(self, batch, num_units, num_axes, dtype, device, inplace):
+    def __init__(self, batch, num_units, num_axes, dtype, device, inplace, out=None):
         self.inplace = inplace
         self.columns = slice(0, 0)
-        if inplace:
-            self.out = torch.empty((batch, num_units, num_axes), dtype=dtype, device=device)
+        if inplace:  # ``out``: the caller's buffer of this shape, dtype and device
+            self.out = out if out is not None else torch.empty(
+                (batch, num_units, num_axes), dtype=dtype, device=device)
         else:
             self.chunks, self.parts = [], []
         self.shape = (batch, num_units, num_axes)

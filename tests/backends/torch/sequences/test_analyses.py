@@ -48,6 +48,13 @@ def test_unit_gradients_equal_the_numpy_reference_per_sample(model, xs):
         np.testing.assert_allclose(grad.detach().detach().numpy(), lin.grad[0], rtol=RTOL, atol=1e-12)
 
 
+def test_unit_gradients_refuse_an_out_buffer(model, xs):
+    from plnet.errors import InvalidInputError
+
+    with torch.no_grad(), pytest.raises(InvalidInputError, match="sequence model"):
+        pt.unit_gradients(model, xs, out=torch.zeros(1))
+
+
 @pytest.mark.parametrize("relaxation, gamma", [("roll", 100), ("roll", 50), ("max", 100),
                                                ("distance", 100)])
 def test_roll_regularizer_is_the_sample_weighted_mean_of_the_per_length_ones(model, xs,
