@@ -43,7 +43,7 @@ MODES = {
         "gradients": ["--repeats", "2", "--loop-units", "32"],
         "training": ["--repeats", "3", "--fast-repeats", "20", "--steps", "3"],
         "conversion": [],
-        "sequences": ["--repeats", "1"],
+        "sequences": ["--repeats", "1", "--sequences", "180"],
         "distributed": ["--repeats", "3"],
         "regions": ["--repeats", "3"],
         "certify": ["--batch", "4", "--repeats", "3"],
