@@ -63,7 +63,7 @@ class ConvLowering(_KernelLowering):
         for tap, view, (rows, cols) in window_taps(p, kernel, stride, pad_begin, dilation,
                                                    self.out_shape[1:]):
             # one GEMM over all boxes: the strided view is gathered first (a matmul of the
-            # view itself runs a batch of tiny [Pb, Cin] products, 10x slower)
+            # view itself runs a batch of tiny [Pb, Cin] products, 3x slower)
             rows_in = view.reshape(-1, view.shape[-1])
             product = (rows_in @ taps[tap]).view(view.shape[:-1] + (c_out,))
             out[:, :, :, :, rows, cols] += product

@@ -29,6 +29,7 @@ class DenseLowering(AffineLowering):
         return params[self.op.bias] if self.op.bias is not None else None
 
     def tangent(self, ts, params, frozen=None, out=None):
+        """The weight's product on ``[R, K, in]`` tangents, into ``out`` memory if given."""
         t = ts[0]
         return self._product(t.reshape(-1, t.shape[-1]), params[self.op.weight],
                              t.shape[:-1], out)
