@@ -12,10 +12,12 @@ input axis, ``[B, N, D]``, is computed by
   subset of the units is timed and the time is extrapolated to all N (printed as such).
 
 All are timed side by side in one run, in turns (best of ``--repeats`` rounds; a call of
-over two seconds, a slow baseline, is timed by its warm-up call alone), and checked
-to agree (against ``jacfwd``). The floor is the matrix products the computation needs at the machine's matmul
-rate (``torch.bmm`` of the MLP's shapes, timed in the same rounds) plus writing the
-``[B, N, D]`` result once (a fill of freshly allocated memory of that size).
+over two seconds, a slow baseline, is timed by its warm-up call alone), and checked to
+agree (against ``jacfwd``). The floor is the matrix products the computation needs at the
+machine's matmul rate (``torch.bmm`` of the MLP's shapes, timed in the same rounds) plus
+writing the ``[B, N, D]`` result once (a fill of freshly allocated memory of that size).
+The same call writing into one reused buffer (``out=``) is timed too, against a floor
+that fills a reused buffer.
 
 Run: python benchmarks/bench_gradients.py [--repeats 3] [--only mlp,cnn,rnn] [--device cpu]
      [--batch B]

@@ -167,7 +167,7 @@ class _FusedChain(torch.autograd.Function):
             # the output layer reads the last hidden layer's forward rows only
             rows.append(block * mask if layer < len(sizes) - 1 else (block[0] * mask)[None])
         logits = torch.nn.functional.linear(rows[-1][0], weights[-1], biases[-1])
-        sq = _sum_of_squares(pre[1:]).mul_(scale)
+        sq = _sum_of_block_squares(pre[1:]).mul_(scale)
         ctx.save_for_backward(x, columns, pre, *tensors, *masks, *rows[1:])
         ctx.layout = len(weights), sizes, scale
         return logits, pre[0].clone(), sq
@@ -220,7 +220,7 @@ class _FusedChain(torch.autograd.Function):
         raise AssertionError("dense chain without units")  # pragma: no cover
 
 
-def _sum_of_squares(blocks):
+def _sum_of_block_squares(blocks):
     """``sum_j blocks[j] ** 2`` over the first dimension, one block at a time (no
     temporary of the squares of all blocks)."""
     total = blocks[0].square()
