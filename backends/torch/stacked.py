@@ -28,6 +28,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from plnet.backends.torch.lowerings.base import AffineLowering
+from plnet.backends.torch.perturbation import flatten_dense_fusions
 
 
 def unsupported_steps(module) -> list[str]:
@@ -72,6 +73,7 @@ def stacked_sampled_terms(module, x, columns, scale=1.0):
     params = module.param_tensors()
     b, k = x.shape[0], len(columns)
     env, shared = [None] * len(module.steps), [False] * len(module.steps)
+    flattened = flatten_dense_fusions(module)
     values, squares = [], []
     for i, step in enumerate(module.steps):
         low = step.lowering
@@ -82,7 +84,12 @@ def stacked_sampled_terms(module, x, columns, scale=1.0):
             shared[i] = True
             continue
         ins = [env[j] for j in step.inputs]
-        if low.carries_pattern:
+        if i in flattened:  # the dense consumer reads the images as they lie
+            env[i], shared[i] = ins[0], shared[step.inputs[0]]
+        elif step.inputs[0] in flattened:
+            env[i], shared[i] = _dense_of_images(low, ins[0], shared[step.inputs[0]], b,
+                                                 params), shared[step.inputs[0]]
+        elif low.carries_pattern:
             env[i], z, sq = _pattern_step(low, ins[0], shared[step.inputs[0]], b, params)
             values.append(z)
             squares.append(sq)
@@ -105,31 +112,52 @@ def stacked_sampled_terms(module, x, columns, scale=1.0):
     return logits, torch.cat(values, dim=1), torch.cat(squares, dim=1).mul(scale)
 
 
+def _dense_of_images(low, rows, shared, b, params):
+    """A dense layer on the flatten of image rows (``[B + k, C, H, W]`` shared or
+    ``[B, 1 + k, C, H, W]``), channels-last images read as they lie: a flatten would copy
+    them to channels-first order, and its gradient would reach the convolutions and the
+    elementwise ops before them in that order, converted back or mixed with the
+    channels-last rows (several times slower)."""
+    images = rows.unsqueeze(0) if shared else rows
+    y = low.image_tangent(images, params)
+    y = y.reshape(rows.shape[0], -1) if shared else y
+    return _with_offset(y, [rows], low.offset(params),
+                        (slice(0, b),) if shared else (slice(None), 0))
+
+
 def _per_point(rows, b):
     """Shared ``[B + k, *shape]`` rows -> ``[B, 1 + k, *shape]``."""
     return _PerPoint.apply(rows, b)
 
 
 def _stacked_empty(rows, b):
-    """Uninitialized ``[B, 1 + k, *shape]`` for shared ``rows [B + k, *shape]``, each image
-    laid out in memory as in ``rows`` (channels-last after a convolution: torch's cat
-    would return the default layout, and the next convolution would copy it back)."""
-    if rows.dim() == 4:  # images: channels-last, what the convolutions run on
-        inner = [2, 3, 1]
-    else:
-        inner = sorted(range(1, rows.dim()), key=lambda d: -rows.stride(d))
-    perm = [0, 1] + [d + 1 for d in inner]
-    shape = (b, rows.shape[0] - b + 1) + tuple(rows.shape[1:])
-    return rows.new_empty([shape[d] for d in perm]).permute(
-        [perm.index(d) for d in range(len(shape))])
+    """Uninitialized ``[B, 1 + k, *shape]`` for shared ``rows [B + k, *shape]``, laid out
+    as ``rows`` (see :func:`_empty_laid_out_as`)."""
+    return _empty_laid_out_as(rows, (b, rows.shape[0] - b + 1))
+
+
+def _empty_laid_out_as(rows, lead):
+    """Uninitialized ``[*lead, *shape]`` for ``rows [m, *shape]``, each image laid out in
+    memory as in ``rows`` (channels-last after a convolution: torch's cat or empty would
+    return the default layout, the next convolution would copy it back, and an
+    elementwise op between two layouts runs several times slower than within one)."""
+    n = len(lead)
+    order = list(range(n)) + [d - 1 + n for d in _layout(rows)]
+    shape = tuple(lead) + tuple(rows.shape[1:])
+    return rows.new_empty([shape[d] for d in order]).permute(
+        [order.index(d) for d in range(len(shape))])
+
+
+def _layout(rows):
+    """The order in memory of ``rows``' axes after the first, outermost first (a tie, as
+    a size-1 axis makes, keeps the axes' order)."""
+    return sorted(range(1, rows.dim()), key=lambda d: -rows.stride(d))
 
 
 def _shared_gradient(g, b):
     """The gradient of shared rows from the gradient ``g [B, 1 + k, *shape]`` of their
     per-point copies: forward rows as they are, tangent rows summed over the points."""
-    g_rows = torch.empty_like(g[:, 0]).new_empty((g.shape[1] - 1 + b,) + tuple(g.shape[2:]))
-    if g.dim() == 5:
-        g_rows = g_rows.contiguous(memory_format=torch.channels_last)
+    g_rows = _empty_laid_out_as(g[:, 0], (g.shape[1] - 1 + b,))
     g_rows[:b] = g[:, 0]
     torch.sum(g[:, 1:], dim=0, out=g_rows[b:])
     return g_rows
@@ -163,13 +191,19 @@ def _with_offset(y, ins, offset, forward_rows):
 
 
 class _AddToRows(torch.autograd.Function):
-    """``y[rows] += offset`` in place; backward passes ``y``'s gradient through as it is
-    (autograd's generic in-place-on-a-view node copies and zero-fills it)."""
+    """``y[rows] += offset`` in place; backward passes ``y``'s gradient through as it is.
+
+    ``y`` is not marked dirty: it is usually a view (a convolution's ``[B * (1 + k), ...]``
+    result seen as ``[B, 1 + k, ...]``), and autograd's node for an in-place change of a
+    view copies the whole gradient three times and clones it once more. Returned unmarked,
+    ``y`` comes back as an alias with this node as its history, which is exact here: its
+    gradient is ``y``'s own. Nothing saves ``y`` for backward (it is a fresh affine result;
+    if something did, autograd's version check would refuse the backward, not compute a
+    wrong gradient)."""
 
     @staticmethod
     def forward(ctx, y, offset, rows):
-        y[rows] += offset
-        ctx.mark_dirty(y)
+        y[rows].add_(offset)
         ctx.rows, ctx.shape = rows, offset.shape
         return y
 
@@ -224,14 +258,18 @@ class _SharedElementwise(torch.autograd.Function):
     def backward(ctx, g_out, g_z, g_sq):
         rows, slopes = ctx.saved_tensors
         b = ctx.b
-        g_rows = torch.zeros_like(rows)
-        if g_out is not None:
-            g_rows = _shared_gradient(g_out * slopes.unsqueeze(1), b)
+        g_rows = _empty_laid_out_as(rows, (rows.shape[0],))
+        fwd, tangents = g_rows[:b], g_rows[b:]
+        if g_out is None:
+            g_rows.zero_()
+        else:  # forward rows: one product in place; tangent rows: summed over the points
+            torch.mul(g_out[:, 0], slopes, out=fwd)
+            torch.sum(g_out[:, 1:] * slopes.unsqueeze(1), dim=0, out=tangents)
         if g_z is not None:
-            g_rows[:b] += g_z.reshape(rows[:b].shape)
+            fwd.add_(g_z.reshape(fwd.shape))
         if g_sq is not None:
             total = g_sq.sum(dim=0).reshape(rows.shape[1:])
-            g_rows[b:].addcmul_(rows[b:], (2 * total).unsqueeze(0))
+            tangents.addcmul_(rows[b:], (2 * total).unsqueeze(0))
         return g_rows, None, None
 
 
@@ -268,7 +306,7 @@ class _Elementwise(torch.autograd.Function):
         else:
             g.zero_()
         if g_z is not None:
-            g[:, 0] += g_z.reshape(shape)
+            g[:, 0].add_(g_z.reshape(shape))
         if g_sq is not None:
             g[:, 1:].addcmul_(rows[:, 1:], (2 * g_sq).reshape(shape).unsqueeze(1))
         g_slopes = None

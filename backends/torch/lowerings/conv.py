@@ -73,7 +73,7 @@ class ConvLowering(_KernelLowering):
         if self.n_spatial == 2 and x.shape[0] > 1:
             # channels-last runs several times faster for the many small images of a
             # tangent batch; the following elementwise ops and pools keep the layout
-            x = x.contiguous(memory_format=torch.channels_last)
+            x = channels_last(x)
         if self.pre_pad is not None:
             x = F.pad(x, self.pre_pad)
         return self.conv(x, weight, bias, stride=tuple(self.op.stride), padding=self.conv_pad,
@@ -106,3 +106,16 @@ class ConvTransposeLowering(_KernelLowering):
         y = F.pad(self.conv(x, weight, None, stride=tuple(op.stride), groups=op.groups,
                             dilation=tuple(op.dilation)), self.trim)
         return y if bias is None else y + bias.reshape((-1,) + (1,) * self.n_spatial)
+
+
+def channels_last(x):
+    """``x [N, C, H, W]`` laid out channels-last. One channel is a special case: its
+    default layout passes torch's channels-last test unchanged, but the convolution reads
+    it as the default and returns that layout (then every op after it mixes layouts with
+    the channels-last tangents, and runs several times slower); the view below has the
+    channels-last strides."""
+    if x.shape[1] == 1:
+        n, _, h, w = x.shape
+        return x.reshape(n, h, w, 1).permute(0, 3, 1, 2)
+    return x.contiguous(memory_format=torch.channels_last)
+

@@ -63,6 +63,29 @@ def test_roll_with_gamma_100_is_the_plain_mean_of_the_hinge_losses():
     torch.testing.assert_close(get_relaxation("roll")(z, sq, C=0.7, gamma=100), expected)
 
 
+@pytest.mark.parametrize("C", [0.0, 0.7, 2.5])
+@given(seed=st.integers(0, 2**16), n=st.integers(1, 12))
+def test_the_one_node_mean_hinge_has_the_composed_gradients(C, seed, n):
+    """roll at gamma = 100 runs as one autograd node: its values and its gradients in z and
+    sq equal the composed form's, at the kinks too (z = 0, z = +-1: zero, as torch's
+    relu and abs give), and its backward differentiates again (gradgradcheck)."""
+    z, sq = terms(seed, n=n, zero_grad_units=(), tie_units=())
+    with torch.no_grad():
+        z[:, 0] = 0.0
+        z[1:, -1] = torch.tensor([1.0, -1.0, 1.0])[: z.shape[0] - 1]
+    weights = torch.tensor(np.random.default_rng(seed).normal(size=z.shape[0]))
+    got = get_relaxation("roll")(z, sq, C=C, gamma=100)
+    assert got.grad_fn is not None and "MeanHinge" in type(got.grad_fn).__name__
+    expected = (sq + C * torch.relu(1 - z.abs())).mean(dim=1)
+    torch.testing.assert_close(got, expected, rtol=1e-13, atol=1e-14)
+    for a, b in zip(torch.autograd.grad((got * weights).sum(), (z, sq)),
+                    torch.autograd.grad((expected * weights).sum(), (z, sq))):
+        torch.testing.assert_close(a, b, rtol=1e-13, atol=1e-14)
+    free = (z.detach() + 0.05).requires_grad_(), sq.detach().requires_grad_()
+    assert torch.autograd.gradgradcheck(
+        lambda a, b: get_relaxation("roll")(a, b, C=C, gamma=100), free)
+
+
 @given(seed=st.integers(0, 2**16), gamma=st.floats(0.5, 100.0), n=st.integers(1, 12))
 def test_roll_averages_the_top_gamma_percent_units(seed, gamma, n):
     z, sq = terms(seed, n=n, zero_grad_units=(), tie_units=())

@@ -84,6 +84,58 @@ def _conv_maxpool_net(rng):
     return b.build(b.dense(b.flatten(h), rng.normal(size=(3, int(np.prod(b.shape(h)))))))
 
 
+def _flatten_dense_net(rng, first_relu_after_dense):
+    """One input channel, conv, flatten, dense: the flatten of shared rows (no ReLU before
+    it) or of per-point rows (a ReLU after the conv)."""
+    b = NetworkBuilder((1, 6, 6))
+    h = b.conv(b.input, rng.normal(size=(3, 1, 3, 3)), rng.normal(size=3), stride=2,
+               padding=1)
+    if not first_relu_after_dense:
+        h = b.relu(h)
+    h = b.relu(b.dense(b.flatten(h), rng.normal(size=(5, int(np.prod(b.shape(h))))),
+                       rng.normal(size=5)))
+    return b.build(b.dense(h, rng.normal(size=(2, 5)), rng.normal(size=2)))
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared rows", "per-point rows"])
+def test_a_dense_layer_reads_flattened_images_as_they_lie(shared, make_points, monkeypatch):
+    """Dense after flatten takes the channels-last image rows with its weight's columns
+    permuted (no flatten copy): values against numpy, parameter gradients (the permuted
+    weight's included) against the general engine."""
+    calls = []
+    real = stacked._dense_of_images
+    monkeypatch.setattr(stacked, "_dense_of_images",
+                        lambda *a: calls.append(a[2]) or real(*a))
+    net = _flatten_dense_net(np.random.default_rng(11), shared)
+    module = compile(net, device="cpu", dtype=torch.float64)
+    x = make_points(net, batch=3)
+    axes = [0, 7, 20, 35]
+    got = stacked.stacked_sampled_terms(module, torch.tensor(x), torch.tensor(axes), 2.0)
+    assert calls == [shared]
+    lin = plnet.linearize(net, x)
+    np.testing.assert_allclose(got[0].detach().numpy(), lin.output, **TIGHT)
+    np.testing.assert_allclose(got[1].detach().numpy(), lin.z, **TIGHT)
+    expected_sq = 2.0 * (np.asarray(lin.grad)[:, :, axes] ** 2).sum(axis=2)
+    np.testing.assert_allclose(got[2].detach().numpy(), expected_sq, **TIGHT)
+    logits, z, sq = _engine_terms(module, torch.tensor(x), torch.tensor(axes))
+    _assert_same_gradients(module, got, (logits, z, 2.0 * sq))
+
+
+def test_a_one_channel_batch_runs_channels_last():
+    """A one-channel image passes torch's channels-last test in the default layout, and
+    a convolution would return the default layout; the lowering's view has the
+    channels-last strides, so what follows stays in one layout."""
+    from plnet.backends.torch.lowerings.conv import channels_last
+
+    x = torch.randn(4, 1, 5, 6)
+    view = channels_last(x)
+    assert view.stride() == (30, 1, 6, 1) and torch.equal(view, x)
+    conv = torch.nn.functional.conv2d(view, torch.randn(3, 1, 3, 3))
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    many = torch.randn(4, 2, 5, 6)
+    assert channels_last(many).is_contiguous(memory_format=torch.channels_last)
+
+
 def test_max_pool_ties_follow_the_general_engine():
     """Equal maxima in a window: the first one is selected, as in the frozen pattern."""
     net = _conv_maxpool_net(np.random.default_rng(1))
