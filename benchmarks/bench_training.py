@@ -8,6 +8,10 @@ at batch 64, as in the paper's MNIST experiment, for
     public API in two ways: the documented one-pass loop
     ``logits, reg = pt.roll_regularizer(module, x, ..., return_logits=True)`` (what fit
     runs) and the two-pass loop ``ce(module(x), y) + lam * pt.roll_regularizer(module, x)``.
+The alternative a user would pick without plnet, the same approximate step written by hand
+in eager PyTorch on an ``nn.Sequential`` copy of the network (every point's forward row and
+k tangent rows through every layer, hand_written_roll.py), is timed beside them, after a
+check that it computes plnet's logits and regularizer.
 The same approximate rows are timed on a small CNN (1x28x28, two 3x3 conv + ReLU layers of
 8 and 16 channels, stride 2, then dense 64 + ReLU and dense 10), which takes the stacked
 pass (forward and tangent rows in one call per layer, backends/torch/stacked.py), and once
@@ -45,14 +49,17 @@ from plnet.builder import NetworkBuilder
 from plnet.demo import relu_mlp
 
 from devices import sync
+from hand_written_roll import (hand_written_regularizer, hand_written_step,
+                               sequential_copy)
 
 WIDTHS = (784, 300, 300, 300, 300, 10)
 APPROX_ONE, APPROX_TWO = "approx D'=3, one pass", "approx D'=3, two passes"
 APPROX_ENGINE = "approx D'=3, general engine"
+HAND_WRITTEN = "approx D'=3, hand-written"
 #: (name, lam, samples, one forward pass for loss and regularizer)
 SETTINGS = {"vanilla": (0.0, None, True), "ROLL full (gamma=100)": (1.0, None, True),
             APPROX_ONE: (1.0, 3, True), APPROX_TWO: (1.0, 3, False),
-            APPROX_ENGINE: (1.0, 3, True)}
+            APPROX_ENGINE: (1.0, 3, True), HAND_WRITTEN: (1.0, 3, True)}
 
 
 def small_cnn(seed: int = 0):
@@ -111,9 +118,24 @@ def step_functions(net, x, y, names, device):
     for name in names:
         lam, samples, one_pass = SETTINGS[name]
         module = pt.compile(net, device=device)  # fresh parameters and optimizer per setting
+        if name == HAND_WRITTEN:
+            model = sequential_copy(module).to(device)
+            check_hand_written(module, model, x, samples)
+            fns[name] = hand_written_step(model, x, y, lam, samples,
+                                          torch.Generator().manual_seed(0))
+            continue
         step = make_step(module, x, y, lam, samples, one_pass, torch.Generator().manual_seed(0))
         fns[name] = step if name != APPROX_ENGINE else general_engine(step)
     return fns
+
+
+def check_hand_written(module, model, x, samples):
+    """The hand-written step must compute plnet's logits and regularizer (same draws)."""
+    ours = pt.roll_regularizer(module, x, C=1.0, samples=samples, return_logits=True,
+                               generator=torch.Generator().manual_seed(1))
+    theirs = hand_written_regularizer(model, x, samples, torch.Generator().manual_seed(1))
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
 def general_engine(step):
@@ -174,7 +196,7 @@ def run(args) -> dict:
     d, b = WIDTHS[0], args.batch
     x = torch.randn(b, d, device=device)
     y = torch.randint(0, WIDTHS[-1], (b,), device=device)
-    fast = ("vanilla", APPROX_ONE, APPROX_TWO)
+    fast = ("vanilla", APPROX_ONE, APPROX_TWO, HAND_WRITTEN)
     # the millisecond steps are timed apart from the second-long full step, many times, so
     # that the best window of each misses the load spikes of a shared machine
     medians = {"mlp": {}, "cnn": {}}
@@ -202,6 +224,8 @@ def run(args) -> dict:
                    for net_name, times in medians.items()
                    for name in times if name != "vanilla"})
     ratios["mlp full / (3 x floor)"] = mlp["ROLL full (gamma=100)"] / (3 * floor)
+    for net_name, times in (("mlp", mlp), ("cnn", cnn_times)):
+        ratios[f"{net_name} {APPROX_ONE} / hand-written"] = times[APPROX_ONE] / times[HAND_WRITTEN]
     table = [{"net": net_name, "setting": name, "seconds": seconds,
               "vs_vanilla": seconds / times["vanilla"]}
              for net_name, times in (("mlp", mlp), ("cnn", cnn_times))
@@ -227,12 +251,16 @@ def main(argv=None):
     print(f"  approx one pass / vanilla  {r['ratios'][f'mlp {APPROX_ONE} / vanilla']:6.2f}   "
           f"(target <= 2.3, the paper's GPU figure; GEMM work ratio "
           f"{gemm_work_ratio(WIDTHS, 3):.2f})")
+    print(f"  approx one pass / hand-written  "
+          f"{r['ratios'][f'mlp {APPROX_ONE} / hand-written']:6.2f}")
     print(f"  full / (3 x floor)         {r['ratios']['mlp full / (3 x floor)']:6.2f}   "
           f"(target <= 2)")
     print_table(f"training step, small CNN 1x28x28 -> conv8 -> conv16 -> 64 -> 10, batch {b}, "
                 f"N={r['cnn_units']}", r["cnn"])
     print(f"  approx one pass / vanilla  {r['ratios'][f'cnn {APPROX_ONE} / vanilla']:6.2f}   "
           f"(target <= 3)")
+    print(f"  approx one pass / hand-written  "
+          f"{r['ratios'][f'cnn {APPROX_ONE} / hand-written']:6.2f}")
     for net_name, times in r["medians"].items():
         print(f"  {net_name}, medians vs vanilla: " + "; ".join(
             f"{name} {t / times['vanilla']:.2f}x" for name, t in times.items()
