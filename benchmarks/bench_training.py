@@ -17,10 +17,11 @@ The same approximate rows are timed on a small CNN (1x28x28, two 3x3 conv + ReLU
 pass (forward and tangent rows in one call per layer, backends/torch/stacked.py), and once
 more through the general engine (forward pass, then the tangents: the path before it).
 The settings are timed side by side in one run (best of several repeats, each the mean of
-a few steps; the millisecond steps apart from the full one and many more times), with the matrix-product rate of this machine measured in the same run. The floor of
-the full step is three times the tangent products every exact method performs: the
-[B*D, 300] x [300, 300] products of hidden layers 2-4 (layer 1's Jacobian is W1^T itself;
-the output layer carries no unit); forward once and backward twice as much.
+a few steps; the millisecond steps apart from the full one and many more times), with the
+matrix-product rate of this machine measured in the same run. The floor of the full step
+is three times the tangent products every exact method performs: the [B*D, 300] x
+[300, 300] products of hidden layers 2-4 (layer 1's Jacobian is W1^T itself; the output
+layer carries no unit); forward once and backward twice as much.
 
 Targets: one-pass approximate step <= 2.3x vanilla on the MLP (the paper's GPU figure),
 <= 3x on the CNN; full step <= 2 x (3 x floor). For reference the MLP's D'=3 step does

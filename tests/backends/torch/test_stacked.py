@@ -18,7 +18,7 @@ from plnet.testing import strategies as pst
 
 torch = pytest.importorskip("torch")
 
-from plnet.backends.torch import compile  # noqa: E402
+from plnet.backends.torch import compile, get_relaxation  # noqa: E402
 from plnet.backends.torch import fused, stacked  # noqa: E402
 from plnet.backends.torch.gradients import unit_gradient_norms  # noqa: E402
 from plnet.backends.torch.lowerings import AffineLowering, ConvLowering  # noqa: E402
@@ -119,6 +119,27 @@ def test_a_dense_layer_reads_flattened_images_as_they_lie(shared, make_points, m
     np.testing.assert_allclose(got[2].detach().numpy(), expected_sq, **TIGHT)
     logits, z, sq = _engine_terms(module, torch.tensor(x), torch.tensor(axes))
     _assert_same_gradients(module, got, (logits, z, 2.0 * sq))
+
+
+@pytest.mark.parametrize("net_name", ["cnn_max_net", "residual_net"])
+def test_a_mean_over_units_gives_the_engines_gradients(net_name, request, make_points):
+    """The ROLL loss at gamma = 100 hands each pattern op one gradient value per point for
+    its squared norms (a broadcast, not a [B, n] tensor): the parameter gradients of that
+    loss equal the general engine's."""
+    net = request.getfixturevalue(net_name)
+    module = compile(net, device="cpu", dtype=torch.float64)
+    x = torch.tensor(make_points(net, batch=3))
+    axes = torch.tensor(sorted({0, net.input_size // 2, net.input_size - 1}))
+    roll = get_relaxation("roll")
+    logits, z, sq = stacked.stacked_sampled_terms(module, x, axes, 4.0)
+    ref_logits, ref_z, ref_sq = _engine_terms(module, x, axes)
+    weights = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)
+    got = torch.autograd.grad((roll(z, sq, C=1.3) * weights).sum() + logits.sum(),
+                              list(module.parameters()))
+    expected = torch.autograd.grad((roll(ref_z, 4.0 * ref_sq, C=1.3) * weights).sum()
+                                   + ref_logits.sum(), list(module.parameters()))
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b, **TIGHT)
 
 
 def test_a_one_channel_batch_runs_channels_last():
