@@ -13,8 +13,9 @@ input axis, ``[B, N, D]``, is computed by
 
 All are timed side by side in one run, in turns (best of ``--repeats`` rounds; a call of
 over two seconds, a slow baseline, is timed by its warm-up call alone), and checked to
-agree (against ``jacfwd``). The floor is the matrix products the computation needs at the
-machine's matmul rate (``torch.bmm`` of the MLP's shapes, timed in the same rounds) plus
+agree (against ``jacfwd``). The floor is the matrix products the computation needs (for
+the RNN, each step's products on the input axes it can depend on) at the machine's matmul
+rate (``torch.bmm`` of the MLP's shapes, timed in the same rounds) plus
 writing the ``[B, N, D]`` result once (a fill of freshly allocated memory of that size).
 The same call writing into one reused buffer (``out=``) is timed too, against a floor
 that fills a reused buffer.
@@ -124,8 +125,11 @@ def rnn_case(rng, batch, device, steps=28, features=28, hidden=128):
         return torch.cat(zs)
 
     d = steps * features
-    # the input products do not depend on the point (no ReLU upstream): done once
-    flops = 2 * d * hidden * features * steps + 2 * batch * d * hidden * hidden * (steps - 1)
+    # the input products do not depend on the point (no ReLU upstream): done once; the
+    # recurrent product into step s (s = 1..steps-1) needs only the s * features input axes
+    # that step s - 1 depends on (the rest of its Jacobian is zero)
+    flops = (2 * d * hidden * features * steps
+             + 2 * batch * hidden * hidden * features * steps * (steps - 1) // 2)
     return net, units, flops
 
 

@@ -8,6 +8,12 @@ next dense layer's weight columns, ``(W diag(s)) J``, which costs ``out x in`` p
 instead of a pass over ``n x k``. Convolutions are not handled here: as a matrix they are
 large and sparse (Appendix D), the perturbation engine handles them.
 
+A Jacobian also keeps the range of input axes outside which it is zero, and only that
+range is multiplied: an unrolled RNN's step t reads the first (t + 1) F input axes, so its
+recursion does about half the products of a full-width one. The range comes from a
+gather of input axes (the step's slice of the sequence) and grows by union at a sum; it
+needs the chunk's axes in increasing order (as they are unless ``axes=`` says otherwise).
+
 Each node's lowering says which primitive of :class:`JacobianRecursion` multiplies its
 Jacobian (``jacobian_step``); the engine knows how to multiply, never which op it is.
 """
@@ -24,13 +30,15 @@ from plnet.errors import UnsupportedOpError
 class Jac:
     """``diag(scale) @ mat`` (scale ``[Rs, n]`` or None); ``mat`` None is the identity.
 
-    ``stored`` names the unit slice of the sink that ``mat`` already is.
+    ``stored`` names the unit slice of the sink that ``mat`` already is. ``span`` is None
+    (``mat`` has all k columns) or ``(lo, hi)``: ``mat`` holds the columns ``lo:hi`` of the
+    Jacobian and every other column is zero.
     """
 
-    __slots__ = ("mat", "scale", "stored")
+    __slots__ = ("mat", "scale", "stored", "span")
 
-    def __init__(self, mat, scale=None, stored=None):
-        self.mat, self.scale, self.stored = mat, scale, stored
+    def __init__(self, mat, scale=None, stored=None, span=None):
+        self.mat, self.scale, self.stored, self.span = mat, scale, stored, span
 
 
 def unsupported_nodes(module) -> list[str]:
@@ -64,6 +72,20 @@ class RecursionPlan:
 
 def materialize(jac, rows_to, eye, out=None):
     """``jac`` as a tensor ``[R, n, k]`` (expanded to ``rows_to`` rows, or into ``out``)."""
+    if jac.span is None:
+        return materialize_span(jac, rows_to, eye, out)
+    lo, hi = jac.span
+    if out is None:
+        part = materialize_span(jac, None, eye)
+        out = part.new_zeros(part.shape[:2] + (eye.shape[2],))
+        out[:, :, lo:hi] = part
+        return out if rows_to is None else out.expand((rows_to,) + out.shape[1:])
+    write_span(jac, eye, out)
+    return out
+
+
+def materialize_span(jac, rows_to, eye, out=None):
+    """``jac``'s columns in its span (all k without one) as ``[R, n, width]``."""
     mat = eye if jac.mat is None else jac.mat
     if jac.scale is None:
         if out is not None:
@@ -74,6 +96,17 @@ def materialize(jac, rows_to, eye, out=None):
         return torch.mul(mat.expand(out.shape), jac.scale.unsqueeze(2).expand(out.shape), out=out)
     mat = mat * jac.scale.unsqueeze(2)
     return mat if rows_to is None else mat.expand((rows_to,) + mat.shape[1:])
+
+
+def write_span(jac, eye, out):
+    """Write ``jac`` into ``out [R, n, k]``: zeros outside its span; returns the view of
+    ``out`` that holds the span (all of ``out`` without one)."""
+    if jac.span is None:
+        return materialize_span(jac, None, eye, out)
+    lo, hi = jac.span
+    out[:, :, :lo].zero_()
+    out[:, :, hi:].zero_()
+    return materialize_span(jac, None, eye, out[:, :, lo:hi])
 
 
 class JacobianRecursion:
@@ -92,6 +125,9 @@ class JacobianRecursion:
         self.columns = columns
         self.full = len(columns) == module.input_size and bool(
             (columns == torch.arange(len(columns), device=columns.device)).all())
+        #: the chunk's axes on the CPU when increasing (spans are searched in them)
+        self.ascending = columns.cpu() if len(columns) < 2 or bool(
+            (columns[1:] > columns[:-1]).all()) else None
         self.step = None
 
     # --- affine ops ----------------------------------------------------------------------
@@ -101,14 +137,18 @@ class JacobianRecursion:
 
     def view(self, jac):
         """An op whose Jacobian is the identity (a reshape)."""
-        return Jac(jac.mat, jac.scale)
+        return Jac(jac.mat, jac.scale, span=jac.span)
 
     def row_scale(self, jac, factor):
         """``diag(factor) J`` for ``factor [1, n]``."""
-        return Jac(jac.mat, factor if jac.scale is None else jac.scale * factor)
+        return Jac(jac.mat, factor if jac.scale is None else jac.scale * factor,
+                   span=jac.span)
 
     def gather(self, jacs, positions):
         """Row ``i`` is row ``positions[i] - 1`` of the stacked inputs, or 0 where 0."""
+        if len(jacs) == 1 and jacs[0].mat is None and jacs[0].scale is None \
+                and self.ascending is not None:
+            return self._gather_axes(positions)
         mats = [materialize(j, None, self.eye) for j in jacs]
         rows = max(m.shape[0] for m in mats)
         mats = [m.expand((rows,) + m.shape[1:]) for m in mats]
@@ -116,7 +156,28 @@ class JacobianRecursion:
         stacked = torch.cat([zero] + mats, dim=1)
         return Jac(stacked.index_select(1, positions.to(stacked.device)))
 
+    def _gather_axes(self, positions):
+        """Input axes ``positions - 1`` (0: a zero row): the rows of the identity, kept on
+        the span of the chunk's columns between the least and the greatest axis."""
+        axes = positions.cpu()
+        axes = axes[axes > 0] - 1
+        lo = hi = 0
+        if len(axes):
+            lo = int(torch.searchsorted(self.ascending, axes.min()))
+            hi = int(torch.searchsorted(self.ascending, axes.max(), right=True))
+        part = self.eye[:, :, lo:hi]
+        stacked = torch.cat([part.new_zeros((1, 1, hi - lo)), part], dim=1)
+        return Jac(stacked.index_select(1, positions.to(stacked.device)), span=(lo, hi))
+
     def sum(self, jacs):
+        if all(j.span is not None for j in jacs):  # on the union of the spans
+            lo, hi = min(j.span[0] for j in jacs), max(j.span[1] for j in jacs)
+            parts = [materialize_span(j, None, self.eye) for j in jacs]
+            total = parts[0].new_zeros((max(p.shape[0] for p in parts), parts[0].shape[1],
+                                        hi - lo))
+            for part, j in zip(parts, jacs):
+                total[:, :, j.span[0] - lo:j.span[1] - lo] += part
+            return Jac(total, span=(lo, hi))
         mats = [materialize(j, None, self.eye) for j in jacs]
         total = mats[0]
         for m in mats[1:]:
@@ -137,18 +198,19 @@ class JacobianRecursion:
             return Jac(out.reshape(r, -1, k))
         target = self._unit_target()
         mat = self.eye if jac.mat is None else jac.mat
+        span = jac.span
         if jac.scale is not None and weight.shape[0] > mat.shape[2]:
             # few input axes (k < out): scaling J's in x k rows per point is cheaper than
             # W diag(s)'s out x in (a 2-d input: 50x less work for a 100-wide layer)
-            mat = materialize(jac, None, self.eye)
-            jac = Jac(mat)
+            mat = materialize_span(jac, None, self.eye)
+            jac = Jac(mat, span=span)
         if jac.scale is None:
             if mat.shape[0] == 1:
-                return Jac(torch.matmul(weight, mat[0]).unsqueeze(0))
+                return Jac(torch.matmul(weight, mat[0]).unsqueeze(0), span=span)
             # the weight is shared: one (B * k, in) x (in, out) GEMM over every point's
             # columns (a stride-0 batch in bmm is several times slower)
             result = torch.matmul(mat.transpose(1, 2), weight.t()).transpose(1, 2)
-            return self._store(target, result)
+            return self._store(target, result, span)
         elif target is not None:  # no autograd: W diag(s) per point into a reused buffer
             shape = (jac.scale.shape[0],) + tuple(weight.shape)
             left = torch.mul(weight.unsqueeze(0), jac.scale.unsqueeze(1),
@@ -158,24 +220,23 @@ class JacobianRecursion:
         if mat.shape[0] == 1:
             # a shared right operand: one (B * out, in) x (in, k) GEMM; a stride-0 batch in
             # bmm is several times slower
-            return self._store(target, torch.matmul(left, mat[0]))
+            return self._store(target, torch.matmul(left, mat[0]), span)
         left = left.expand((mat.shape[0],) + left.shape[1:])
-        if target is not None and tuple(target[1].shape) == (mat.shape[0], left.shape[1],
-                                                              mat.shape[2]):
+        shape = (mat.shape[0], left.shape[1], mat.shape[2])
+        if target is not None and _fits(target[1], shape, span):
             # bmm into a strided slice of the result is several times slower than into
             # contiguous memory plus one copy
-            result = torch.bmm(left, mat, out=self.workspace.get("out", target[1].shape, mat))
-            target[1].copy_(result)
-            return Jac(target[1], stored=target[0])
-        return Jac(torch.bmm(left, mat))
+            result = torch.bmm(left, mat, out=self.workspace.get("out", shape, mat))
+            return self._store(target, result, span)
+        return Jac(torch.bmm(left, mat), span=span)
 
-    @staticmethod
-    def _store(target, result):
-        """``result`` as a Jac, copied into the sink's memory when ``target`` fits it."""
-        if target is not None and tuple(target[1].shape) == tuple(result.shape):
-            target[1].copy_(result)
-            return Jac(target[1], stored=target[0])
-        return Jac(result)
+    def _store(self, target, result, span):
+        """``result`` (the columns of ``span``) as a Jac, written into the sink's memory
+        when ``target`` fits it."""
+        if target is not None and _fits(target[1], result.shape, span):
+            stored = write_span(Jac(result, span=span), self.eye, target[1])
+            return Jac(stored, stored=target[0], span=span)
+        return Jac(result, span=span)
 
     def _unit_target(self):
         """``(unit slice, sink memory)`` the current node may write its Jacobian to."""
@@ -194,13 +255,16 @@ class JacobianRecursion:
         else:
             target = self.sink.target(unit_slice)
             if target is not None:
-                materialize(jac, batch, self.eye, out=target)
+                stored = write_span(jac, self.eye, target)
                 self.sink.put(unit_slice, None, written=True)
                 # the stored copy is per point: the next dense layer runs one regular bmm
-                return Jac(target, slopes)
-            self.sink.put(unit_slice, materialize(jac, None, self.eye))  # shared: 1 row
+                return Jac(stored, slopes, span=jac.span)
+            # shared: 1 row; a sink that only reduces over the axes takes the span alone
+            self.sink.put(unit_slice, materialize_span(jac, None, self.eye)
+                          if getattr(self.sink, "reduces_axes", False)
+                          else materialize(jac, None, self.eye))
         return Jac(jac.mat if jac.mat is not None else self.eye,
-                   slopes if jac.scale is None else jac.scale * slopes)
+                   slopes if jac.scale is None else jac.scale * slopes, span=jac.span)
 
     def select(self, jac, out_rows, plus_rows, minus_rows):
         """Output ``i`` is input row ``out_rows[:, i]``; unit ``r`` is row ``plus_rows[:, r]``
@@ -213,6 +277,12 @@ class JacobianRecursion:
 
         self.sink.put(self.step.unit_slice, rows(plus_rows) - rows(minus_rows))
         return Jac(rows(out_rows))
+
+
+def _fits(target, shape, span):
+    """Whether a result of ``shape`` (the columns of ``span``) fits the memory ``target``."""
+    width = target.shape[2] if span is None else span[1] - span[0]
+    return tuple(target.shape[:2]) + (width,) == tuple(shape)
 
 
 def propagate_jacobians(module, plan: RecursionPlan, pattern: FrozenPattern, columns, sink,

@@ -99,6 +99,10 @@ class NormSink:
             values (l1 norm), max of absolute values (l_inf norm).
     """
 
+    #: only reductions over the axes are kept: an engine may hand over a node's gradients
+    #: on the columns where they can be non-zero alone (see the recursion's spans)
+    reduces_axes = True
+
     def __init__(self, batch, num_units, kinds, dtype, device, inplace):
         self.kinds = tuple(kinds)
         self.inplace = inplace
