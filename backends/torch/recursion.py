@@ -98,15 +98,14 @@ def materialize_span(jac, rows_to, eye, out=None):
     return mat if rows_to is None else mat.expand((rows_to,) + mat.shape[1:])
 
 
-def write_span(jac, eye, out):
+def write_span(jac, eye, out, fill=True):
     """Write ``jac`` into ``out [R, n, k]``: zeros outside its span; returns the view of
-    ``out`` that holds the span (all of ``out`` without one)."""
-    if jac.span is None:
-        return materialize_span(jac, None, eye, out)
-    lo, hi = jac.span
+    ``out`` that holds the span (all of ``out`` without one). ``fill=False`` writes the
+    zeros only, for the caller to fill the span."""
+    lo, hi = (0, out.shape[2]) if jac.span is None else jac.span
     out[:, :, :lo].zero_()
     out[:, :, hi:].zero_()
-    return materialize_span(jac, None, eye, out[:, :, lo:hi])
+    return materialize_span(jac, None, eye, out[:, :, lo:hi]) if fill else out[:, :, lo:hi]
 
 
 class JacobianRecursion:
@@ -171,18 +170,33 @@ class JacobianRecursion:
 
     def sum(self, jacs):
         if all(j.span is not None for j in jacs):  # on the union of the spans
-            lo, hi = min(j.span[0] for j in jacs), max(j.span[1] for j in jacs)
-            parts = [materialize_span(j, None, self.eye) for j in jacs]
-            total = parts[0].new_zeros((max(p.shape[0] for p in parts), parts[0].shape[1],
-                                        hi - lo))
-            for part, j in zip(parts, jacs):
-                total[:, :, j.span[0] - lo:j.span[1] - lo] += part
-            return Jac(total, span=(lo, hi))
+            return self._sum_spans(jacs)
         mats = [materialize(j, None, self.eye) for j in jacs]
         total = mats[0]
         for m in mats[1:]:
             total = total + m
         return Jac(total)
+
+    def _sum_spans(self, jacs):
+        """The sum on the union of the spans, written straight into the sink's memory when
+        this node's units are stored there (an RNN step's pre-activations): the first
+        part is copied, the columns it leaves are zeroed, the others are added."""
+        lo, hi = min(j.span[0] for j in jacs), max(j.span[1] for j in jacs)
+        parts = [materialize_span(j, None, self.eye) for j in jacs]
+        shape = (max(p.shape[0] for p in parts), parts[0].shape[1], hi - lo)
+        target, stored = self._unit_target(), None
+        if target is not None and _fits(target[1], shape, (lo, hi)):
+            total = write_span(Jac(None, span=(lo, hi)), None, target[1], fill=False)
+            stored = target[0]
+        else:
+            total = parts[0].new_empty(shape)
+        (first_lo, first_hi), rest = jacs[0].span, zip(parts[1:], jacs[1:])
+        total[:, :, first_lo - lo:first_hi - lo] = parts[0]
+        total[:, :, :first_lo - lo].zero_()
+        total[:, :, first_hi - lo:].zero_()
+        for part, j in rest:
+            total[:, :, j.span[0] - lo:j.span[1] - lo] += part
+        return Jac(total, stored=stored, span=(lo, hi))
 
     def matmul(self, jac, weight, in_shape):
         """``W J`` over the last axis of an input of shape ``in_shape``."""

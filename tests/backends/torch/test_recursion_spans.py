@@ -131,3 +131,18 @@ def test_overlapping_and_gapped_input_slices(chunk_size, spans_used):
         _, grad = unit_gradients(module, x, method="recursion", chunk_size=chunk_size)
     np.testing.assert_allclose(grad.numpy(), np.asarray(plnet.linearize(net, x).grad), **TIGHT)
     assert spans_used
+
+
+@pytest.mark.parametrize("chunk_size", [None, 4])
+def test_every_column_outside_the_spans_is_written(chunk_size):
+    """Into a caller's buffer full of NaN (``out=``), the zeros outside each span are
+    written too, whether a product, a sum or a pattern op stores the units."""
+    net = _rnn(11, sequences=True)
+    x = np.random.default_rng(12).normal(size=(3,) + net.input_shape)
+    module = compile(net, device="cpu", dtype=torch.float64)
+    buffer = torch.full((3, net.num_units, net.input_size), float("nan"), dtype=torch.float64)
+    with torch.no_grad():
+        _, grad = unit_gradients(module, x, method="recursion", chunk_size=chunk_size,
+                                 out=buffer)
+    assert grad is buffer
+    np.testing.assert_allclose(grad.numpy(), np.asarray(plnet.linearize(net, x).grad), **TIGHT)
