@@ -47,7 +47,6 @@ from unittest import mock
 
 import numpy as np
 import torch
-from torch import nn
 
 from plnet.backends import torch as pt
 from plnet.backends.torch import stacked
@@ -55,8 +54,8 @@ from plnet.builder import NetworkBuilder
 from plnet.demo import relu_mlp
 
 from devices import sync
-from hand_written_roll import (hand_written_regularizer, hand_written_step,
-                               sequential_copy)
+from hand_written_roll import (check_hand_written, hand_written_step, sequential_copy,
+                               tangent_row_work)
 
 WIDTHS = (784, 300, 300, 300, 300, 10)
 APPROX_ONE, APPROX_TWO = "approx D'=3, one pass", "approx D'=3, two passes"
@@ -135,37 +134,6 @@ def step_functions(net, x, y, names, device):
         step = make_step(module, x, y, lam, samples, one_pass, torch.Generator().manual_seed(0))
         fns[name] = step if name != APPROX_ENGINE else general_engine(step)
     return fns
-
-
-def tangent_row_work(net, x, device):
-    """Forward and backward (no update) of the layers after the first ReLU on ``B`` rows.
-
-    Each of the k tangent rows of a point pays at least this in an approximate step (before
-    the first ReLU the tangents are shared by the batch), so ``vanilla + k x this`` is the
-    step's floor on this machine, measured in the same run."""
-    model = sequential_copy(pt.compile(net, device=device)).to(device)
-    first = next(i for i, layer in enumerate(model) if isinstance(layer, nn.ReLU))
-    with torch.no_grad():
-        rows = model[:first + 1](x)
-    if rows.dim() == 4:  # the stacked pass's rows are channels-last
-        rows = rows.contiguous(memory_format=torch.channels_last)
-    rows.requires_grad_(True)
-    suffix = model[first + 1:]
-
-    def run():
-        suffix.zero_grad(set_to_none=True)
-        suffix(rows).sum().backward()
-
-    return run
-
-
-def check_hand_written(module, model, x, samples):
-    """The hand-written step must compute plnet's logits and regularizer (same draws)."""
-    ours = pt.roll_regularizer(module, x, C=1.0, samples=samples, return_logits=True,
-                               generator=torch.Generator().manual_seed(1))
-    theirs = hand_written_regularizer(model, x, samples, torch.Generator().manual_seed(1))
-    for a, b in zip(ours, theirs):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
 def general_engine(step):

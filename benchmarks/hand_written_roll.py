@@ -7,7 +7,9 @@ forward rows only), a ReLU multiplies every row by the forward row's frozen patt
 records the units' values and squared tangents. :func:`sequential_copy` gives the benchmark
 networks as such a model (its parameters copied from plnet's compiled module) and
 :func:`hand_written_step` trains it; ``bench_training.py`` checks that it computes the same
-regularizer as ``pt.roll_regularizer`` before timing the two side by side.
+regularizer as ``pt.roll_regularizer`` (:func:`check_hand_written`) before timing the two
+side by side. :func:`tangent_row_work` times what each tangent row costs at least, for the
+approximate step's floor.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from plnet.backends import torch as pt
 from plnet.backends.torch.losses import sample_axes
 
 
@@ -98,3 +101,34 @@ def hand_written_step(model, x, y, lam, samples, generator):
         opt.step()
 
     return step
+
+
+def tangent_row_work(net, x, device):
+    """Forward and backward (no update) of the layers after the first ReLU on ``B`` rows.
+
+    Each of the k tangent rows of a point pays at least this in an approximate step (before
+    the first ReLU the tangents are shared by the batch), so ``vanilla + k x this`` is the
+    step's floor on this machine, measured in the same run."""
+    model = sequential_copy(pt.compile(net, device=device)).to(device)
+    first = next(i for i, layer in enumerate(model) if isinstance(layer, nn.ReLU))
+    with torch.no_grad():
+        rows = model[:first + 1](x)
+    if rows.dim() == 4:  # the stacked pass's rows are channels-last
+        rows = rows.contiguous(memory_format=torch.channels_last)
+    rows.requires_grad_(True)
+    suffix = model[first + 1:]
+
+    def run():
+        suffix.zero_grad(set_to_none=True)
+        suffix(rows).sum().backward()
+
+    return run
+
+
+def check_hand_written(module, model, x, samples):
+    """The hand-written step must compute plnet's logits and regularizer (same draws)."""
+    ours = pt.roll_regularizer(module, x, C=1.0, samples=samples, return_logits=True,
+                               generator=torch.Generator().manual_seed(1))
+    theirs = hand_written_regularizer(model, x, samples, torch.Generator().manual_seed(1))
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

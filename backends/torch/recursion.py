@@ -23,22 +23,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from plnet.backends.torch.jacobians import (Jac, fits_span, materialize, materialize_span,
+                                           write_span)
 from plnet.backends.torch.perturbation import FrozenPattern, Workspace, one_hot_columns
 from plnet.errors import UnsupportedOpError
-
-
-class Jac:
-    """``diag(scale) @ mat`` (scale ``[Rs, n]`` or None); ``mat`` None is the identity.
-
-    ``stored`` names the unit slice of the sink that ``mat`` already is. ``span`` is None
-    (``mat`` has all k columns) or ``(lo, hi)``: ``mat`` holds the columns ``lo:hi`` of the
-    Jacobian and every other column is zero.
-    """
-
-    __slots__ = ("mat", "scale", "stored", "span")
-
-    def __init__(self, mat, scale=None, stored=None, span=None):
-        self.mat, self.scale, self.stored, self.span = mat, scale, stored, span
 
 
 def unsupported_nodes(module) -> list[str]:
@@ -68,44 +56,6 @@ class RecursionPlan:
             child = module.steps[position[consumers[0]]]
             if child.unit_slice is not None and child.lowering.elementwise:
                 self.unit_consumer[step.name] = child.unit_slice
-
-
-def materialize(jac, rows_to, eye, out=None):
-    """``jac`` as a tensor ``[R, n, k]`` (expanded to ``rows_to`` rows, or into ``out``)."""
-    if jac.span is None:
-        return materialize_span(jac, rows_to, eye, out)
-    lo, hi = jac.span
-    if out is None:
-        part = materialize_span(jac, None, eye)
-        out = part.new_zeros(part.shape[:2] + (eye.shape[2],))
-        out[:, :, lo:hi] = part
-        return out if rows_to is None else out.expand((rows_to,) + out.shape[1:])
-    write_span(jac, eye, out)
-    return out
-
-
-def materialize_span(jac, rows_to, eye, out=None):
-    """``jac``'s columns in its span (all k without one) as ``[R, n, width]``."""
-    mat = eye if jac.mat is None else jac.mat
-    if jac.scale is None:
-        if out is not None:
-            out.copy_(mat.expand(out.shape))
-            return out
-        return mat if rows_to is None else mat.expand((rows_to,) + mat.shape[1:])
-    if out is not None:
-        return torch.mul(mat.expand(out.shape), jac.scale.unsqueeze(2).expand(out.shape), out=out)
-    mat = mat * jac.scale.unsqueeze(2)
-    return mat if rows_to is None else mat.expand((rows_to,) + mat.shape[1:])
-
-
-def write_span(jac, eye, out, fill=True):
-    """Write ``jac`` into ``out [R, n, k]``: zeros outside its span; returns the view of
-    ``out`` that holds the span (all of ``out`` without one). ``fill=False`` writes the
-    zeros only, for the caller to fill the span."""
-    lo, hi = (0, out.shape[2]) if jac.span is None else jac.span
-    out[:, :, :lo].zero_()
-    out[:, :, hi:].zero_()
-    return materialize_span(jac, None, eye, out[:, :, lo:hi]) if fill else out[:, :, lo:hi]
 
 
 class JacobianRecursion:
@@ -185,7 +135,7 @@ class JacobianRecursion:
         parts = [materialize_span(j, None, self.eye) for j in jacs]
         shape = (max(p.shape[0] for p in parts), parts[0].shape[1], hi - lo)
         target, stored = self._unit_target(), None
-        if target is not None and _fits(target[1], shape, (lo, hi)):
+        if target is not None and fits_span(target[1], shape, (lo, hi)):
             total = write_span(Jac(None, span=(lo, hi)), None, target[1], fill=False)
             stored = target[0]
         else:
@@ -237,7 +187,7 @@ class JacobianRecursion:
             return self._store(target, torch.matmul(left, mat[0]), span)
         left = left.expand((mat.shape[0],) + left.shape[1:])
         shape = (mat.shape[0], left.shape[1], mat.shape[2])
-        if target is not None and _fits(target[1], shape, span):
+        if target is not None and fits_span(target[1], shape, span):
             # bmm into a strided slice of the result is several times slower than into
             # contiguous memory plus one copy
             result = torch.bmm(left, mat, out=self.workspace.get("out", shape, mat))
@@ -247,7 +197,7 @@ class JacobianRecursion:
     def _store(self, target, result, span):
         """``result`` (the columns of ``span``) as a Jac, written into the sink's memory
         when ``target`` fits it."""
-        if target is not None and _fits(target[1], result.shape, span):
+        if target is not None and fits_span(target[1], result.shape, span):
             stored = write_span(Jac(result, span=span), self.eye, target[1])
             return Jac(stored, stored=target[0], span=span)
         return Jac(result, span=span)
@@ -291,12 +241,6 @@ class JacobianRecursion:
 
         self.sink.put(self.step.unit_slice, rows(plus_rows) - rows(minus_rows))
         return Jac(rows(out_rows))
-
-
-def _fits(target, shape, span):
-    """Whether a result of ``shape`` (the columns of ``span``) fits the memory ``target``."""
-    width = target.shape[2] if span is None else span[1] - span[0]
-    return tuple(target.shape[:2]) + (width,) == tuple(shape)
 
 
 def propagate_jacobians(module, plan: RecursionPlan, pattern: FrozenPattern, columns, sink,
