@@ -106,6 +106,9 @@ def propagate_tangents(module, pattern: FrozenPattern, columns, sink, workspace=
     fusions, done = masked_tangent_fusions(module), set()
     flattened = flatten_dense_fusions(module)
     skipped = set() if want_output else steps_feeding_no_unit(module)
+    unread = _unread_tangents(module, skipped)
+    unit_major = _unit_major_steps(module, unread) \
+        if workspace is not None and getattr(sink, "put_tangents", None) is None else ()
     plan, kept = patched if patched is not None else (None, {})
     for i, step in enumerate(module.steps):
         low = step.lowering
@@ -127,10 +130,15 @@ def propagate_tangents(module, pattern: FrozenPattern, columns, sink, workspace=
             continue
         if i in flattened:  # the dense consumer reads the images as they lie
             env[i] = env[step.inputs[0]]
+        elif i in unit_major:  # laid out as the result's rows of the units it feeds
+            env[i] = low.unit_major_tangent(env[step.inputs[0]], params,
+                                            images=step.inputs[0] in flattened,
+                                            out=_reusable(module, workspace, i,
+                                                          env[step.inputs[0]]))
         elif step.inputs[0] in flattened:
             env[i] = low.image_tangent(env[step.inputs[0]], params,
                                        out=_reusable(module, workspace, i, env[step.inputs[0]]))
-        if i in flattened or step.inputs[0] in flattened:
+        if i in flattened or i in unit_major or step.inputs[0] in flattened:
             for j in step.free:
                 env[j] = None
             continue
@@ -139,7 +147,9 @@ def propagate_tangents(module, pattern: FrozenPattern, columns, sink, workspace=
         if step.unit_slice is not None:
             _put_units(sink, step, tangents[0], frozen)
         consumer = fusions.get(i)
-        if consumer is not None and tangents[0].shape[0] == 1:
+        if i in unread:  # its units are all that is asked of it
+            pass
+        elif consumer is not None and tangents[0].shape[0] == 1:
             env[consumer] = module.steps[consumer].lowering.masked_tangent(
                 tangents[0], low.slopes(frozen, params, module.dtype),
                 out=_reusable(module, workspace, consumer, tangents[0]))
@@ -166,6 +176,32 @@ def steps_feeding_no_unit(module) -> frozenset[int]:
     skipped = frozenset(i for i, step in enumerate(module.steps) if step.name not in needed)
     module.__dict__["_steps_feeding_no_unit"] = skipped
     return skipped
+
+
+def _unread_tangents(module, skipped) -> frozenset[int]:
+    """Steps other than the output whose tangents no step that runs reads (a last pattern
+    op before the skipped logits layer: only its units are asked of it)."""
+    graph, index = module.net.graph, {step.name: i for i, step in enumerate(module.steps)}
+    return frozenset(
+        i for i, step in enumerate(module.steps)
+        if i != module.output_index and all(index[c] in skipped
+                                            for c in graph.successors(step.name)))
+
+
+def _unit_major_steps(module, unread) -> frozenset[int]:
+    """Dense steps whose only consumer is an elementwise pattern op with unread tangents:
+    their tangents are wanted as the result's rows of those units (unit-major)."""
+    graph, index = module.net.graph, {step.name: i for i, step in enumerate(module.steps)}
+    chosen = set()
+    for i, step in enumerate(module.steps):
+        consumers = list(graph.successors(step.name))
+        if not hasattr(step.lowering, "unit_major_tangent") or len(consumers) != 1:
+            continue
+        child = module.steps[index[consumers[0]]]
+        if index[consumers[0]] in unread and child.unit_slice is not None \
+                and child.lowering.elementwise:
+            chosen.add(i)
+    return frozenset(chosen)
 
 
 def _put_units(sink, step, tangents, frozen):

@@ -35,19 +35,36 @@ class DenseLowering(AffineLowering):
                              t.shape[:-1], out)
 
     def image_tangent(self, t, params, out=None):
-        """``tangent`` of ``flatten(t)`` for image tangents ``t [R, K, C, H, W]``.
+        """``tangent`` of ``flatten(t)`` for image tangents ``t [R, K, C, H, W]``."""
+        rows, weight = self._image_rows(t, params)
+        return self._product(rows, weight, t.shape[:2], out)
 
-        Channels-last images are read as they lie, with the weight's columns put in that
-        order: flattening them first copies every tangent image into channels-first order,
-        which costs about as much as the product itself."""
+    def _image_rows(self, t, params):
+        """``(rows [R * K, C * H * W], weight)`` of image tangents. Channels-last images
+        are read as they lie, with the weight's columns put in that order: flattening them
+        first copies every tangent image into channels-first order, which costs about as
+        much as the product itself."""
         r, k, c, h, w = t.shape
         weight = params[self.op.weight]
         if t.permute(0, 1, 3, 4, 2).is_contiguous():
             rows = t.permute(0, 1, 3, 4, 2).reshape(r * k, h * w * c)
             weight = weight.reshape(-1, c, h, w).permute(0, 2, 3, 1).reshape(-1, h * w * c)
-        else:
-            rows = t.reshape(r * k, c * h * w)
-        return self._product(rows, weight, (r, k), out)
+            return rows, weight
+        return t.reshape(r * k, c * h * w), weight
+
+    def unit_major_tangent(self, t, params, images=False, out=None):
+        """``tangent`` (``image_tangent`` with ``images``) as a ``[R, K, out]`` view of
+        ``[R, out, K]`` memory (from ``out(shape)`` if given): one product per point,
+        ``W @ T^T``. For units whose gradients go straight to a ``[B, N, K]`` result, the
+        axis-major product would need a transposing copy there (on the benchmark CNN's
+        dense head: 16-17 ms against 7-8 ms for this)."""
+        rows, weight = self._image_rows(t, params) if images else \
+            (t.reshape(-1, t.shape[-1]), params[self.op.weight])
+        r, k = t.shape[:2]
+        shape = (r, weight.shape[0], k)
+        result = torch.matmul(weight, rows.view(r, k, -1).transpose(1, 2),
+                              out=None if out is None else out(shape))
+        return result.transpose(1, 2)
 
     @staticmethod
     def _product(rows, weight, lead, out):
