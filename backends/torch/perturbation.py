@@ -106,9 +106,9 @@ def propagate_tangents(module, pattern: FrozenPattern, columns, sink, workspace=
     fusions, done = masked_tangent_fusions(module), set()
     flattened = flatten_dense_fusions(module)
     skipped = set() if want_output else steps_feeding_no_unit(module)
-    unread = _unread_tangents(module, skipped)
-    unit_major = _unit_major_steps(module, unread) \
-        if workspace is not None and getattr(sink, "put_tangents", None) is None else ()
+    unread, unit_major = _read_plan(module, want_output)
+    if workspace is None or getattr(sink, "put_tangents", None) is not None:
+        unit_major = ()  # only a dense sink in place takes the units' rows as they come
     plan, kept = patched if patched is not None else (None, {})
     for i, step in enumerate(module.steps):
         low = step.lowering
@@ -178,30 +178,29 @@ def steps_feeding_no_unit(module) -> frozenset[int]:
     return skipped
 
 
-def _unread_tangents(module, skipped) -> frozenset[int]:
-    """Steps other than the output whose tangents no step that runs reads (a last pattern
-    op before the skipped logits layer: only its units are asked of it)."""
+def _read_plan(module, want_output) -> tuple[frozenset[int], frozenset[int]]:
+    """``(unread, unit_major)``, cached on the module per ``want_output``.
+
+    ``unread``: steps other than the output whose tangents no step that runs reads (a last
+    pattern op before the skipped logits layer: only its units are asked of it).
+    ``unit_major``: dense steps whose only consumer is an elementwise pattern op in
+    ``unread``; their tangents are wanted as the result's rows of those units.
+    """
+    cache = module.__dict__.setdefault("_read_plans", {})
+    if want_output in cache:
+        return cache[want_output]
+    skipped = set() if want_output else steps_feeding_no_unit(module)
     graph, index = module.net.graph, {step.name: i for i, step in enumerate(module.steps)}
-    return frozenset(
+    consumers = [[index[c] for c in graph.successors(step.name)] for step in module.steps]
+    unread = frozenset(i for i in range(len(module.steps)) if i != module.output_index
+                       and all(c in skipped for c in consumers[i]))
+    unit_major = frozenset(
         i for i, step in enumerate(module.steps)
-        if i != module.output_index and all(index[c] in skipped
-                                            for c in graph.successors(step.name)))
-
-
-def _unit_major_steps(module, unread) -> frozenset[int]:
-    """Dense steps whose only consumer is an elementwise pattern op with unread tangents:
-    their tangents are wanted as the result's rows of those units (unit-major)."""
-    graph, index = module.net.graph, {step.name: i for i, step in enumerate(module.steps)}
-    chosen = set()
-    for i, step in enumerate(module.steps):
-        consumers = list(graph.successors(step.name))
-        if not hasattr(step.lowering, "unit_major_tangent") or len(consumers) != 1:
-            continue
-        child = module.steps[index[consumers[0]]]
-        if index[consumers[0]] in unread and child.unit_slice is not None \
-                and child.lowering.elementwise:
-            chosen.add(i)
-    return frozenset(chosen)
+        if hasattr(step.lowering, "unit_major_tangent") and len(consumers[i]) == 1
+        and consumers[i][0] in unread and module.steps[consumers[i][0]].unit_slice is not None
+        and module.steps[consumers[i][0]].lowering.elementwise)
+    cache[want_output] = unread, unit_major
+    return cache[want_output]
 
 
 def _put_units(sink, step, tangents, frozen):
