@@ -14,8 +14,14 @@ k tangent rows through every layer, hand_written_roll.py), is timed beside them,
 check that it computes plnet's logits and regularizer.
 The same approximate rows are timed on a small CNN (1x28x28, two 3x3 conv + ReLU layers of
 8 and 16 channels, stride 2, then dense 64 + ReLU and dense 10), which takes the stacked
-pass (forward and tangent rows in one call per layer, backends/torch/stacked.py), and once
-more through the general engine (forward pass, then the tangents: the path before it).
+pass with forward cones (each sampled axis's tangents only on the window of positions its
+pixel reaches, backends/torch/cones.py), once more with full-size tangent rows (the cones
+off: forward and tangent rows in one call per layer, the path before them), and once
+through the general engine (forward pass, then the tangents).
+A CIFAR-sized CNN (3x32x32, 3x3 convolutions of 16, 32 and 64 channels, the last two
+stride 2, then dense 128 + ReLU and dense 10) shows the cones where the full-size rows'
+convolutions cost most of the step: vanilla, cones, full-size rows and the hand-written
+step, fewer repeats (its steps take 20-100 ms).
 The settings are timed side by side in one run (best of several repeats, each the mean of
 a few steps; the millisecond steps apart from the full one and many more times), with the
 matrix-product rate of this machine measured in the same run. The floor of the full step
@@ -23,9 +29,11 @@ is three times the tangent products every exact method performs: the [B*D, 300] 
 [300, 300] products of hidden layers 2-4 (layer 1's Jacobian is W1^T itself; the output
 layer carries no unit); forward once and backward twice as much.
 
-The approximate step's own floor is vanilla + k x the forward and backward (no update) of
-the layers after the first ReLU at batch B, timed beside it: each of a point's k tangent
-rows pays at least that (before the first ReLU the tangents are shared by the batch).
+The full-size rows' floor is vanilla + k x the forward and backward (no update) of the
+layers after the first ReLU at batch B, timed beside it: each of a point's k full-size
+tangent rows pays at least that (before the first ReLU the tangents are shared by the
+batch). The MLP's rows are full-size; the CNN's cones do less work than that floor (their
+ratio to it is below 1).
 
 Targets: one-pass approximate step <= 2.3x vanilla on the MLP (the paper's GPU figure),
 <= 3x on the CNN; full step <= 2 x (3 x floor). For reference the MLP's D'=3 step does
@@ -49,7 +57,7 @@ import numpy as np
 import torch
 
 from plnet.backends import torch as pt
-from plnet.backends.torch import stacked
+from plnet.backends.torch import cones, stacked
 from plnet.builder import NetworkBuilder
 from plnet.demo import relu_mlp
 
@@ -60,13 +68,15 @@ from hand_written_roll import (check_hand_written, hand_written_step, sequential
 WIDTHS = (784, 300, 300, 300, 300, 10)
 APPROX_ONE, APPROX_TWO = "approx D'=3, one pass", "approx D'=3, two passes"
 APPROX_ENGINE = "approx D'=3, general engine"
+APPROX_ROWS = "approx D'=3, full-size rows"
 HAND_WRITTEN = "approx D'=3, hand-written"
 TANGENT_ROWS = "layers after the first ReLU"  # timed for the approximate step's floor
 SAMPLES = 3
 #: (name, lam, samples, one forward pass for loss and regularizer)
 SETTINGS = {"vanilla": (0.0, None, True), "ROLL full (gamma=100)": (1.0, None, True),
             APPROX_ONE: (1.0, SAMPLES, True), APPROX_TWO: (1.0, SAMPLES, False),
-            APPROX_ENGINE: (1.0, SAMPLES, True), HAND_WRITTEN: (1.0, SAMPLES, True)}
+            APPROX_ENGINE: (1.0, SAMPLES, True), APPROX_ROWS: (1.0, SAMPLES, True),
+            HAND_WRITTEN: (1.0, SAMPLES, True)}
 
 
 def small_cnn(seed: int = 0):
@@ -82,6 +92,23 @@ def small_cnn(seed: int = 0):
     h = b.flatten(h)
     h = b.relu(b.dense(h, he(64, b.shape(h)[0]), np.zeros(64)))
     return b.build(b.dense(h, he(10, 64)))
+
+
+def cifar_cnn(seed: int = 0):
+    """3x32x32 -> conv 3x3 (16) -> conv 3x3/2 (32) -> conv 3x3/2 (64), ReLUs -> dense 128 ->
+    ReLU -> 10: a CIFAR-sized CNN, where full-size tangent rows cost most of the step."""
+    rng = np.random.default_rng(seed)
+
+    def he(*shape):
+        return rng.normal(scale=np.sqrt(2.0 / np.prod(shape[1:])), size=shape)
+
+    b = NetworkBuilder((3, 32, 32))
+    h = b.relu(b.conv(b.input, he(16, 3, 3, 3), np.zeros(16), padding=1))
+    h = b.relu(b.conv(h, he(32, 16, 3, 3), np.zeros(32), stride=2, padding=1))
+    h = b.relu(b.conv(h, he(64, 32, 3, 3), np.zeros(64), stride=2, padding=1))
+    h = b.flatten(h)
+    h = b.relu(b.dense(h, he(128, b.shape(h)[0]), np.zeros(128)))
+    return b.build(b.dense(h, he(10, 128)))
 
 
 def gemm_work_ratio(widths, k: int) -> float:
@@ -132,8 +159,17 @@ def step_functions(net, x, y, names, device):
                                           torch.Generator().manual_seed(0))
             continue
         step = make_step(module, x, y, lam, samples, one_pass, torch.Generator().manual_seed(0))
-        fns[name] = step if name != APPROX_ENGINE else general_engine(step)
+        fns[name] = {APPROX_ENGINE: general_engine, APPROX_ROWS: full_size_rows}.get(
+            name, lambda s: s)(step)
     return fns
+
+
+def full_size_rows(step):
+    """``step`` with the forward cones switched off: full-size tangent rows per layer."""
+    def run():
+        with mock.patch.object(cones, "MAX_AXES", 0):
+            step()
+    return run
 
 
 def general_engine(step):
@@ -214,9 +250,21 @@ def run(args) -> dict:
     floor = flops / rate
     cnn = small_cnn()
     xc = torch.randn((b,) + cnn.input_shape, device=device)
-    fns = step_functions(cnn, xc, y, fast + (APPROX_ENGINE,), device)
+    fns = step_functions(cnn, xc, y, fast + (APPROX_ROWS, APPROX_ENGINE), device)
     fns[TANGENT_ROWS] = tangent_row_work(cnn, xc, device)
     cnn_times = interleaved_best(fns, args.fast_repeats, args.steps, device, medians["cnn"])
+    # the CIFAR-sized CNN: steps of 20-100 ms, a few repeats (forward cones against rows)
+    cifar = cifar_cnn()
+    xs = torch.randn((b,) + cifar.input_shape, device=device)
+    fns = step_functions(cifar, xs, y, ("vanilla", APPROX_ONE, APPROX_ROWS, HAND_WRITTEN),
+                         device)
+    cifar_times = interleaved_best(fns, max(2, args.fast_repeats // 5), args.steps, device)
+    ratios_cifar = {f"cifar cnn {name} / vanilla": t / cifar_times["vanilla"]
+                    for name, t in cifar_times.items() if name != "vanilla"}
+    ratios_cifar[f"cifar cnn {APPROX_ONE} / full-size rows"] = \
+        cifar_times[APPROX_ONE] / cifar_times[APPROX_ROWS]
+    ratios_cifar[f"cifar cnn {APPROX_ONE} / hand-written"] = \
+        cifar_times[APPROX_ONE] / cifar_times[HAND_WRITTEN]
     floors = {}
     for net_name, times in (("mlp", mlp), ("cnn", cnn_times)):
         rows = times.pop(TANGENT_ROWS)
@@ -232,12 +280,15 @@ def run(args) -> dict:
     for net_name, times in (("mlp", mlp), ("cnn", cnn_times)):
         ratios[f"{net_name} {APPROX_ONE} / hand-written"] = times[APPROX_ONE] / times[HAND_WRITTEN]
         ratios[f"{net_name} {APPROX_ONE} / its floor"] = times[APPROX_ONE] / floors[net_name]
+    ratios[f"cnn {APPROX_ONE} / full-size rows"] = cnn_times[APPROX_ONE] / cnn_times[APPROX_ROWS]
+    ratios.update(ratios_cifar)
     table = [{"net": net_name, "setting": name, "seconds": seconds,
               "vs_vanilla": seconds / times["vanilla"]}
              for net_name, times in (("mlp", mlp), ("cnn", cnn_times))
              for name, seconds in times.items()]
     return {"device": device.type, "ratios": ratios, "table": table, "mlp": mlp,
             "cnn": cnn_times, "mlp_units": net.num_units, "cnn_units": cnn.num_units,
+            "cifar_cnn": cifar_times, "cifar_units": cifar.num_units,
             "rate": rate, "flops": flops, "floor": floor, "load_average": load,
             "medians": medians, "approx_floor": floors}
 
@@ -271,10 +322,20 @@ def main(argv=None):
           f"(target <= 3)")
     print(f"  approx one pass / hand-written  "
           f"{r['ratios'][f'cnn {APPROX_ONE} / hand-written']:6.2f}")
-    print(f"  approx one pass / its floor     "
+    print(f"  approx one pass / full-size rows  "
+          f"{r['ratios'][f'cnn {APPROX_ONE} / full-size rows']:6.2f}   (forward cones "
+          f"against full-size tangent rows)")
+    print(f"  approx one pass / rows' floor   "
           f"{r['ratios'][f'cnn {APPROX_ONE} / its floor']:6.2f}   (floor "
           f"{r['approx_floor']['cnn'] * 1e3:.1f} ms: vanilla + {SAMPLES} x the forward "
-          f"and backward of the layers after the first ReLU)")
+          f"and backward of the layers after the first ReLU, what full-size rows pay)")
+    print_table(f"training step, CIFAR-sized CNN 3x32x32 -> conv16 -> conv32 -> conv64 -> 128 "
+                f"-> 10, batch {b}, N={r['cifar_units']}", r["cifar_cnn"])
+    print(f"  approx one pass / full-size rows  "
+          f"{r['ratios'][f'cifar cnn {APPROX_ONE} / full-size rows']:6.2f}   (forward cones "
+          f"against full-size tangent rows)")
+    print(f"  approx one pass / hand-written  "
+          f"{r['ratios'][f'cifar cnn {APPROX_ONE} / hand-written']:6.2f}")
     for net_name, times in r["medians"].items():
         print(f"  {net_name}, medians vs vanilla: " + "; ".join(
             f"{name} {t / times['vanilla']:.2f}x" for name, t in times.items()

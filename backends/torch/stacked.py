@@ -13,6 +13,11 @@ rows and the tangent rows of every node TOGETHER, as one batch of one call per l
   multiplies the forward row by its slopes too (which gives ``relu(z)``), a frozen max
   pool gathers the selected input (the window's maximum).
 
+On images with few sampled axes (:func:`plnet.backends.torch.cones.usable`) the pass
+starts with forward cones instead (:mod:`plnet.backends.torch.cones`): each axis's tangents
+only on the window of positions its pixel reaches, until an op without a cone rule or a
+window too wide for its grid turns them into the rows above.
+
 An affine op's constant (a bias, a shift: :meth:`AffineLowering.offset`) is added to the
 forward rows only. Which ops take this path is :func:`unsupported_steps`; a network with
 any other op (an affine lowering whose forward adds something without declaring it as its
@@ -26,6 +31,7 @@ import math
 
 import torch
 
+from plnet.backends.torch import cones
 from plnet.backends.torch.lowerings.base import AffineLowering
 from plnet.backends.torch.perturbation import flatten_dense_fusions
 from plnet.backends.torch.stacked_nodes import (Elementwise, SharedElementwise, per_point,
@@ -76,14 +82,33 @@ def stacked_sampled_terms(module, x, columns, scale=1.0):
     env, shared = [None] * len(module.steps), [False] * len(module.steps)
     flattened = flatten_dense_fusions(module)
     values, squares = [], []
+    start_with_cones = cones.usable(module, k)
     for i, step in enumerate(module.steps):
         low = step.lowering
+        if not step.inputs and start_with_cones:
+            env[i] = cones.input_cone(x, columns, module.input_shape)
+            continue
         if not step.inputs:
             eye = torch.zeros((k, module.input_size), dtype=x.dtype, device=x.device)
             eye[torch.arange(k, device=x.device), columns] = 1
             env[i] = torch.cat([x, eye.reshape((k,) + module.input_shape)])
             shared[i] = True
             continue
+        if any(isinstance(env[j], cones.Cone) for j in step.inputs):
+            done = _cone_step(i, step, [env[j] for j in step.inputs], flattened, b, params,
+                              scale)
+            if done is None:  # no rule for the op: full-size rows from here on
+                for j in step.inputs:
+                    if isinstance(env[j], cones.Cone):
+                        env[j], shared[j] = cones.to_rows(env[j], b)
+            else:
+                env[i], shared[i], terms = done
+                if terms is not None:
+                    values.append(terms[0])
+                    squares.append(terms[1])
+                for j in step.free:
+                    env[j] = None
+                continue
         ins = [env[j] for j in step.inputs]
         if i in flattened:  # the dense consumer reads the images as they lie
             env[i], shared[i] = ins[0], shared[step.inputs[0]]
@@ -107,11 +132,39 @@ def stacked_sampled_terms(module, x, columns, scale=1.0):
         for j in step.free:
             env[j] = None
     out = env[module.output_index]
-    logits = out[:b] if shared[module.output_index] else out[:, 0]
+    if isinstance(out, cones.Cone):
+        logits = out.fwd
+    else:
+        logits = out[:b] if shared[module.output_index] else out[:, 0]
     if not values:
         empty = x.new_zeros((b, 0))
         return logits, empty, empty
     return logits, torch.cat(values, dim=1), torch.cat(squares, dim=1)
+
+
+def _cone_step(i, step, ins, flattened, b, params, scale):
+    """A step on forward cones (:mod:`plnet.backends.torch.cones`): ``(its node, shared,
+    (z, sq) of a pattern op or None)``, or None when the op has no cone rule."""
+    low = step.lowering
+    if i in flattened:  # the dense consumer reads the windows
+        return ins[0], False, None
+    if step.inputs[0] in flattened:
+        rows, shared = cones.dense_rows(low, ins[0], params, b)
+        return rows, shared, None
+    if not hasattr(low, "cone_tangent") or not all(isinstance(c, cones.Cone) for c in ins) \
+            or (low.carries_pattern and not low.elementwise):
+        return None
+    frozen = low.indicator(ins[0].fwd) if low.carries_pattern else None
+    result = low.cone_tangent(ins, params, frozen)
+    if result is None:
+        return None
+    node = cones.Cone(low.forward([c.fwd for c in ins], params), *result)
+    terms = None
+    if low.carries_pattern:  # elementwise: the units are the input's elements
+        terms = ins[0].fwd.reshape(b, -1), cones.squares(ins[0], b, scale)
+    if cones.too_wide(node):
+        return (*cones.to_rows(node, b), terms)
+    return node, False, terms
 
 
 def _dense_of_images(low, rows, shared, b, params):

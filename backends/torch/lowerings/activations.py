@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from plnet.backends.torch.lowerings.base import PatternLowering, flat_size, lowers
+from plnet.backends.torch.cones import scaled
 from plnet.backends.torch.patches import channel_scale
 from plnet.ops import LeakyReLU, PReLU, ReLU
 
@@ -59,6 +60,10 @@ class ReluLowering(PatternLowering):
             return ts[0] * slopes
         return torch.mul(ts[0], slopes, out=out(torch.broadcast_shapes(ts[0].shape,
                                                                        slopes.shape)))
+
+    def cone_tangent(self, cones, params, frozen=None):
+        """Forward cones (:mod:`plnet.backends.torch.cones`): the windows times their slopes."""
+        return scaled(cones[0], self.slopes(frozen, params, cones[0].fwd.dtype)[:, 0])
 
     def patch_tangent(self, ps, params, frozen, geometry, alloc=None):
         return channel_scale(ps[0], self.slopes(frozen, params, ps[0].t.dtype).squeeze(1),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from plnet.backends.torch.lowerings.base import AffineLowering, lowers
+from plnet.backends.torch.cones import summed
 from plnet.backends.torch.patches import Patches
 from plnet.ops import Add
 from plnet.ops.patches import box_slices
@@ -26,6 +27,13 @@ class AddLowering(AffineLowering):
         shape = torch.broadcast_shapes(ts[0].shape, ts[1].shape)
         # into reused memory: a fresh tensor of the tangents' size costs page faults
         return torch.add(ts[0], ts[1], out=out(shape))
+
+    def cone_tangent(self, cones, params, frozen=None):
+        """Forward cones (:mod:`plnet.backends.torch.cones`): per axis, the windows added
+        inside their union (inputs of the output's shape only: no broadcasting)."""
+        if any(tuple(s) != tuple(self.out_shape) for s in self.in_shapes):
+            return None
+        return summed(cones)
 
     def patch_tangent(self, ps, params, frozen, geometry, alloc=None):
         """The inputs' boxes added inside the union box (same stride: same positions)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from plnet.backends.torch.cones import window_op
 from plnet.backends.torch.lowerings.base import AffineLowering, lowers, pad_args
 from plnet.backends.torch.patches import Patches, patch_zeros, window_args, window_taps
 from plnet.ops import AvgPool
@@ -49,6 +50,26 @@ class AvgPoolLowering(AffineLowering):
                     dilation=tuple(op.dilation), groups=self.channels)
         index = (slice(None), slice(None)) + tuple(slice(0, n) for n in self.out_shape[1:])
         return sums[index] / self.divisor.to(dtype=x.dtype, device=x.device)
+
+    def cone_tangent(self, cones, params, frozen=None):
+        """Forward cones (:mod:`plnet.backends.torch.cones`): the windows' sums (no
+        padding: the windows carry the zeros their outputs read) over the divisor's crops."""
+        if self.n_spatial != 2:
+            return None
+        c = self.channels
+        cone = cones[0]
+        ones = torch.ones(self.kernel_shape, dtype=cone.fwd.dtype, device=cone.fwd.device)
+        divisor = self.divisor.to(dtype=cone.fwd.dtype, device=cone.fwd.device)
+
+        def run(t, positions):  # positions [k, h w] of the output windows
+            sums = F.conv2d(t, ones, stride=tuple(self.op.stride),
+                            dilation=tuple(self.op.dilation), groups=c)
+            k = positions.shape[0]
+            crop = divisor.reshape(-1)[torch.from_numpy(positions).to(divisor.device)]
+            per_axis = sums.unflatten(0, (-1, k)) / crop.reshape((1, k, 1) + sums.shape[2:])
+            return per_axis.flatten(0, 1)
+
+        return window_op(cone, self.out_shape, *window_args(self.op), run)
 
     def patch_tangent(self, ps, params, frozen, geometry, alloc=None):
         """Receptive-field tangents: the window's input boxes summed at their offsets, over

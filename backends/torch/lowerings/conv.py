@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from plnet.backends.torch.cones import window_op
 from plnet.backends.torch.lowerings.base import AffineLowering, lowers, pad_args
 from plnet.backends.torch.patches import Patches, patch_zeros, window_args, window_taps
 from plnet.ops import Conv, ConvTranspose
@@ -69,6 +71,28 @@ class ConvLowering(_KernelLowering):
             out[:, :, :, :, rows, cols] += product
         return Patches(out, geometry)
 
+    def cone_tangent(self, cones, params, frozen=None):
+        """Forward cones (:mod:`plnet.backends.torch.cones`): the convolution without
+        padding on every axis's window, holding the rows and columns its outputs read; on
+        small windows as one product with the window's matrix (:func:`window_matrix`: a
+        convolution call on a few tiny images costs several times its arithmetic)."""
+        if self.n_spatial != 2:
+            return None
+        weight = params[self.op.weight]
+        kernel, stride, pad_begin, dilation = window_args(self.op, weight.shape[2:])
+
+        def run(t, positions):
+            n, c_in, h, w = t.shape
+            out = tuple((size - (k - 1) * d - 1) // s + 1 for size, k, s, d
+                        in zip((h, w), kernel, stride, dilation))
+            if weight.shape[0] * out[0] * out[1] * c_in * h * w > WINDOW_MATRIX_SIZE:
+                return self.conv(t, weight, None, stride=stride, dilation=dilation,
+                                 groups=self.op.groups)
+            matrix = window_matrix(self, weight, (h, w), out)
+            return (t.reshape(n, -1) @ matrix.t()).view((n, -1) + out)
+
+        return window_op(cones[0], self.out_shape, kernel, stride, pad_begin, dilation, run)
+
     def run(self, x, weight, bias):
         if self.n_spatial == 2 and x.shape[0] > 1:
             # channels-last runs several times faster for the many small images of a
@@ -106,6 +130,42 @@ class ConvTransposeLowering(_KernelLowering):
         y = F.pad(self.conv(x, weight, None, stride=tuple(op.stride), groups=op.groups,
                             dilation=tuple(op.dilation)), self.trim)
         return y if bias is None else y + bias.reshape((-1,) + (1,) * self.n_spatial)
+
+
+#: the largest window matrix (entries) a cone's convolution forms (one product instead)
+WINDOW_MATRIX_SIZE = 1 << 16
+
+
+def window_matrix(low, weight, in_size, out_size):
+    """``[C_out h' w', C_in h w]``: the convolution (no padding) of ``h x w`` images into
+    ``h' x w'`` ones as a matrix, its entries gathered from ``weight`` (differentiable)."""
+    key = (tuple(in_size), weight.device)
+    cache = low.__dict__.setdefault("_window_index", {})
+    if key not in cache:
+        cache[key] = torch.from_numpy(_window_index(
+            weight.shape, low.op.groups, low.op.stride, low.op.dilation, in_size,
+            out_size)).to(weight.device)
+    entries = F.pad(weight.reshape(-1), (0, 1)).index_select(0, cache[key])
+    return entries.view(weight.shape[0] * out_size[0] * out_size[1], -1)
+
+
+def _window_index(weight_shape, groups, stride, dilation, in_size, out_size):
+    """Flat weight index of each window-matrix entry (``weight.numel()``, a zero, where
+    the input pixel is under no tap or in another group)."""
+    c_out, c_group, kh, kw = weight_shape
+    (h, w), (ho, wo) = in_size, out_size
+    index = np.full((c_out, ho, wo, c_group * groups, h, w), c_out * c_group * kh * kw,
+                    dtype=np.int64)
+    co = np.arange(c_out)[:, None, None, None]
+    local = np.arange(c_group)[None, :, None, None]
+    ci = (co // (c_out // groups)) * c_group + local
+    yo = np.arange(ho)[None, None, :, None]
+    xo = np.arange(wo)[None, None, None, :]
+    for a in range(kh):
+        for b in range(kw):
+            index[co, yo, xo, ci, yo * stride[0] + a * dilation[0],
+                  xo * stride[1] + b * dilation[1]] = ((co * c_group + local) * kh + a) * kw + b
+    return index.reshape(-1)
 
 
 def channels_last(x):

@@ -34,6 +34,15 @@ class DenseLowering(AffineLowering):
         return self._product(t.reshape(-1, t.shape[-1]), params[self.op.weight],
                              t.shape[:-1], out)
 
+    def columns_tangent(self, t, columns, params):
+        """``tangent`` of ``[R, k]`` vectors, each non-zero only at its ``columns [k, m]``:
+        ``t [R, k, m]`` times those columns of the weight, ``[R, k, out]`` (forward cones'
+        windows, :mod:`plnet.backends.torch.cones`)."""
+        k, m = columns.shape
+        weight = params[self.op.weight].index_select(1, columns.reshape(-1))
+        per_axis = weight.view(-1, k, m).permute(1, 2, 0)  # [k, m, out]
+        return torch.bmm(t.transpose(0, 1), per_axis).transpose(0, 1)
+
     def image_tangent(self, t, params, out=None):
         """``tangent`` of ``flatten(t)`` for image tangents ``t [R, K, C, H, W]``."""
         rows, weight = self._image_rows(t, params)

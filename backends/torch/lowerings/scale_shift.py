@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from plnet.backends.torch.lowerings.base import AffineLowering, lowers
+from plnet.backends.torch.cones import scaled
 from plnet.backends.torch.patches import Patches, channel_scale
 from plnet.ops import ScaleShift
 
@@ -22,6 +23,14 @@ class ScaleShiftLowering(AffineLowering):
 
     def offset(self, params):
         return params[self.op.shift] if self.op.shift is not None else None
+
+    def cone_tangent(self, cones, params, frozen=None):
+        """Forward cones (:mod:`plnet.backends.torch.cones`): each window times its crop
+        of the scale."""
+        if self.op.scale is None:
+            return cones[0].t, cones[0].starts
+        factor = torch.broadcast_to(params[self.op.scale], self.in_shapes[0])
+        return scaled(cones[0], factor.unsqueeze(0))
 
     def patch_tangent(self, ps, params, frozen, geometry, alloc=None):
         if self.op.scale is None:

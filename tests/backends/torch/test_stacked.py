@@ -1,11 +1,14 @@
 """The stacked forward-and-tangent pass (Eq. 10's fast path beyond dense chains).
 
 Convolutional, pooled and residual networks carry their forward and sampled tangent rows
-through one call per layer; the logits, units, sampled squared norms and every parameter
-gradient must equal the numpy reference and the general perturbation engine.
+through one call per layer, or, on images, each sampled axis's forward cone until an op
+without a cone rule; the logits, units, sampled squared norms and every parameter
+gradient must equal the numpy reference and the general perturbation engine, both ways.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 import pytest
@@ -19,12 +22,33 @@ from plnet.testing import strategies as pst
 torch = pytest.importorskip("torch")
 
 from plnet.backends.torch import compile, get_relaxation  # noqa: E402
-from plnet.backends.torch import fused, stacked  # noqa: E402
+from plnet.backends.torch import cones, fused, stacked  # noqa: E402
 from plnet.backends.torch.gradients import unit_gradient_norms  # noqa: E402
 from plnet.backends.torch.lowerings import AffineLowering, ConvLowering  # noqa: E402
 from plnet.backends.torch.losses import relaxation_terms  # noqa: E402
 
 TIGHT = dict(rtol=1e-10, atol=1e-11)
+
+
+FORMS = ["cones", "full rows"]
+
+
+@contextlib.contextmanager
+def forced(form):
+    """Run the pass with forward cones kept as long as ops have rules (never widened to
+    full rows for their size), or with full-size rows from the input on."""
+    with pytest.MonkeyPatch.context() as patch:
+        if form == "cones":
+            patch.setattr(cones, "MAX_FRACTION", 1.0)
+        else:
+            patch.setattr(cones, "MAX_AXES", 0)
+        yield
+
+
+@pytest.fixture(params=FORMS)
+def tangent_form(request):
+    with forced(request.param):
+        yield request.param
 
 
 def _engine_terms(module, x, axes):
@@ -49,10 +73,11 @@ def _assert_same_gradients(module, got, expected):
             torch.testing.assert_close(a, b, **TIGHT)
 
 
+@pytest.mark.parametrize("form", FORMS)
 @settings(max_examples=40)
 @given(pst.network_and_points(batch_size=st.integers(1, 3),
                               families=("cnn1d", "cnn2d", "mlp")), st.data())
-def test_stacked_pass_equals_the_reference_on_random_networks(net_x, data):
+def test_stacked_pass_equals_the_reference_on_random_networks(form, net_x, data):
     """Convolutions (padding, stride, dilation, groups), max and average pools, residual
     adds, views: values against numpy, parameter gradients against the general engine."""
     net, x = net_x
@@ -61,7 +86,8 @@ def test_stacked_pass_equals_the_reference_on_random_networks(net_x, data):
     d = net.input_size
     axes = sorted(data.draw(st.sets(st.integers(0, d - 1), min_size=1, max_size=min(d, 4))))
     xt = torch.tensor(x)
-    got = stacked.stacked_sampled_terms(module, xt, torch.tensor(axes), scale=1.5)
+    with forced(form):
+        got = stacked.stacked_sampled_terms(module, xt, torch.tensor(axes), scale=1.5)
     lin = plnet.linearize(net, x)
     np.testing.assert_allclose(got[0].detach().numpy(), lin.output, **TIGHT)
     np.testing.assert_allclose(got[1].detach().numpy(), lin.z, **TIGHT)
@@ -99,6 +125,7 @@ def _flatten_dense_net(rng, first_relu_after_dense):
 
 @pytest.mark.parametrize("shared", [True, False], ids=["shared rows", "per-point rows"])
 def test_a_dense_layer_reads_flattened_images_as_they_lie(shared, make_points, monkeypatch):
+    monkeypatch.setattr(cones, "MAX_AXES", 0)  # full rows (cones: test_cones.py)
     """Dense after flatten takes the channels-last image rows with its weight's columns
     permuted (no flatten copy): values against numpy, parameter gradients (the permuted
     weight's included) against the general engine."""
@@ -122,7 +149,8 @@ def test_a_dense_layer_reads_flattened_images_as_they_lie(shared, make_points, m
 
 
 @pytest.mark.parametrize("net_name", ["cnn_max_net", "residual_net"])
-def test_a_mean_over_units_gives_the_engines_gradients(net_name, request, make_points):
+def test_a_mean_over_units_gives_the_engines_gradients(net_name, request, make_points,
+                                                      tangent_form):
     """The ROLL loss at gamma = 100 hands each pattern op one gradient value per point for
     its squared norms (a broadcast, not a [B, n] tensor): the parameter gradients of that
     loss equal the general engine's."""
@@ -157,7 +185,7 @@ def test_a_one_channel_batch_runs_channels_last():
     assert channels_last(many).is_contiguous(memory_format=torch.channels_last)
 
 
-def test_max_pool_ties_follow_the_general_engine():
+def test_max_pool_ties_follow_the_general_engine(tangent_form):
     """Equal maxima in a window: the first one is selected, as in the frozen pattern."""
     net = _conv_maxpool_net(np.random.default_rng(1))
     module = compile(net, device="cpu", dtype=torch.float64)
