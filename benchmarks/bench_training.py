@@ -18,6 +18,8 @@ pass with forward cones (each sampled axis's tangents only on the window of posi
 pixel reaches, backends/torch/cones.py), once more with full-size tangent rows (the cones
 off: forward and tangent rows in one call per layer, the path before them), and once
 through the general engine (forward pass, then the tangents).
+Exact ROLL (D = 784) on the same CNN, every axis on its forward cone, is timed against the
+general engine's D one-hot tangents under autograd (the path before the cones).
 A CIFAR-sized CNN (3x32x32, 3x3 convolutions of 16, 32 and 64 channels, the last two
 stride 2, then dense 128 + ReLU and dense 10) shows the cones where the full-size rows'
 convolutions cost most of the step: vanilla, cones, full-size rows and the hand-written
@@ -69,6 +71,7 @@ WIDTHS = (784, 300, 300, 300, 300, 10)
 APPROX_ONE, APPROX_TWO = "approx D'=3, one pass", "approx D'=3, two passes"
 APPROX_ENGINE = "approx D'=3, general engine"
 APPROX_ROWS = "approx D'=3, full-size rows"
+FULL, FULL_ENGINE = "ROLL full (gamma=100)", "ROLL full, general engine"
 HAND_WRITTEN = "approx D'=3, hand-written"
 TANGENT_ROWS = "layers after the first ReLU"  # timed for the approximate step's floor
 SAMPLES = 3
@@ -76,6 +79,7 @@ SAMPLES = 3
 SETTINGS = {"vanilla": (0.0, None, True), "ROLL full (gamma=100)": (1.0, None, True),
             APPROX_ONE: (1.0, SAMPLES, True), APPROX_TWO: (1.0, SAMPLES, False),
             APPROX_ENGINE: (1.0, SAMPLES, True), APPROX_ROWS: (1.0, SAMPLES, True),
+            FULL_ENGINE: (1.0, None, True),
             HAND_WRITTEN: (1.0, SAMPLES, True)}
 
 
@@ -159,8 +163,8 @@ def step_functions(net, x, y, names, device):
                                           torch.Generator().manual_seed(0))
             continue
         step = make_step(module, x, y, lam, samples, one_pass, torch.Generator().manual_seed(0))
-        fns[name] = {APPROX_ENGINE: general_engine, APPROX_ROWS: full_size_rows}.get(
-            name, lambda s: s)(step)
+        fns[name] = {APPROX_ENGINE: general_engine, APPROX_ROWS: full_size_rows,
+                     FULL_ENGINE: full_size_rows}.get(name, lambda s: s)(step)
     return fns
 
 
@@ -253,6 +257,10 @@ def run(args) -> dict:
     fns = step_functions(cnn, xc, y, fast + (APPROX_ROWS, APPROX_ENGINE), device)
     fns[TANGENT_ROWS] = tangent_row_work(cnn, xc, device)
     cnn_times = interleaved_best(fns, args.fast_repeats, args.steps, device, medians["cnn"])
+    # exact ROLL on the CNN: every axis on its forward cone, or the general engine's D
+    # one-hot tangents under autograd (the path before the cones), a few single steps
+    fns = step_functions(cnn, xc, y, (FULL, FULL_ENGINE), device)
+    cnn_times.update(interleaved_best(fns, max(2, args.repeats // 2), 1, device))
     # the CIFAR-sized CNN: steps of 20-100 ms, a few repeats (forward cones against rows)
     cifar = cifar_cnn()
     xs = torch.randn((b,) + cifar.input_shape, device=device)
@@ -281,6 +289,7 @@ def run(args) -> dict:
         ratios[f"{net_name} {APPROX_ONE} / hand-written"] = times[APPROX_ONE] / times[HAND_WRITTEN]
         ratios[f"{net_name} {APPROX_ONE} / its floor"] = times[APPROX_ONE] / floors[net_name]
     ratios[f"cnn {APPROX_ONE} / full-size rows"] = cnn_times[APPROX_ONE] / cnn_times[APPROX_ROWS]
+    ratios["cnn full / full by the general engine"] = cnn_times[FULL] / cnn_times[FULL_ENGINE]
     ratios.update(ratios_cifar)
     table = [{"net": net_name, "setting": name, "seconds": seconds,
               "vs_vanilla": seconds / times["vanilla"]}
@@ -325,6 +334,9 @@ def main(argv=None):
     print(f"  approx one pass / full-size rows  "
           f"{r['ratios'][f'cnn {APPROX_ONE} / full-size rows']:6.2f}   (forward cones "
           f"against full-size tangent rows)")
+    print(f"  full (cones) / full by the general engine  "
+          f"{r['ratios']['cnn full / full by the general engine']:6.2f}   (exact ROLL: every "
+          f"axis on its forward cone, against D one-hot tangents under autograd)")
     print(f"  approx one pass / rows' floor   "
           f"{r['ratios'][f'cnn {APPROX_ONE} / its floor']:6.2f}   (floor "
           f"{r['approx_floor']['cnn'] * 1e3:.1f} ms: vanilla + {SAMPLES} x the forward "

@@ -1,10 +1,10 @@
-"""Forward cones: Eq. 10's few sampled axes' tangents kept only where they can be non-zero.
+"""Forward cones: the input axes' tangents kept only where they can be non-zero.
 
 The tangent of input pixel ``(c, y, x)`` is non-zero in a convolutional prefix only at the
 positions whose receptive field holds ``(y, x)``: its forward cone, a window of a few
 positions per node (in the benchmark CNN 2 x 2 of 14 x 14, then 2 x 2 of 7 x 7 positions).
-The stacked pass (:mod:`plnet.backends.torch.stacked`) pushes the k sampled tangents through
-every layer at full size; here a node keeps ``t [R, k, C, h, w]``: per axis its values on an
+The stacked pass (:mod:`plnet.backends.torch.stacked`) pushes the k tangents (Eq. 10's
+sampled axes, or all D for exact ROLL) through every layer at full size; here a node keeps ``t [R, k, C, h, w]``: per axis its values on an
 ``h x w`` window of the node's grid that holds the cone, at the axis's own ``(row, column)``
 start (R = 1 while the tangents are shared by all points, B after the first pattern op).
 All axes share the window size, so each op is one call for all of them; the forward rows
@@ -19,7 +19,9 @@ Ops opt in with ``cone_tangent(cones, params, frozen) -> (t, starts) or None`` o
 lowering (window ops through :func:`window_op`, per-unit factors through
 :func:`scaled`, sums through :func:`summed`). A node whose op has no rule, or whose window
 grows past :data:`MAX_FRACTION` of its grid, becomes the stacked pass's full-size rows
-(:func:`to_rows`), and the pass goes on from there as before.
+(:func:`to_rows`), and the pass goes on from there as before. The pass gives up when its
+nodes outgrow the engines' memory budget
+(:func:`plnet.backends.torch.fused.cone_terms`; the engines then take over).
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-#: beyond this many sampled axes one full-size call per layer costs less than windows
-MAX_AXES = 16
+#: the most axes a pass carries on cones (None: any number, while the windows fit the
+#: engines' memory budget; 0 turns cones off)
+MAX_AXES = None
 #: a node whose window covers more than this fraction of its grid goes full size
 MAX_FRACTION = 0.5
 
@@ -60,8 +63,9 @@ class Cone:
 
 
 def usable(module, num_axes: int) -> bool:
-    """Whether the pass starts with cones: image inputs and few axes."""
-    return len(module.input_shape) == 3 and 0 < num_axes <= MAX_AXES
+    """Whether a pass may start with cones: image inputs (and at most MAX_AXES axes)."""
+    return len(module.input_shape) == 3 and 0 < num_axes \
+        and (MAX_AXES is None or num_axes <= MAX_AXES)
 
 
 def input_cone(x, columns, input_shape) -> Cone:

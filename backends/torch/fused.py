@@ -80,9 +80,32 @@ def sampled_terms(module, x, columns, scale=1.0):
     if chain is not None:
         return fused_sampled_terms(module, chain, x, columns, scale) \
             if fits(module, batch, k) else None
+    terms = cone_terms(module, x, columns, scale)
+    if terms is not None:
+        return terms
     if stacked.unsupported_steps(module) or not stacked.fits(module, batch, k):
         return None
-    return stacked.stacked_sampled_terms(module, x, columns, scale)
+    return stacked.stacked_sampled_terms(module, x, columns, scale, with_cones=False)
+
+
+def cone_terms(module, x, columns, scale=1.0):
+    """Eq. 10's terms from the stacked pass on forward cones
+    (:mod:`plnet.backends.torch.cones`), or None: no cones for this network or these axes,
+    or they outgrew the engines' budget (then, for this batch size and number of axes,
+    not tried again: the windows grow as wide each time)."""
+    from plnet.backends.torch import cones, stacked
+    from plnet.backends.torch.gradients import WORKSPACE_BYTES
+
+    key = (x.shape[0], len(columns))
+    overflows = module.__dict__.setdefault("_cone_overflows", set())
+    if stacked.unsupported_steps(module) or not cones.usable(module, key[1]) \
+            or key in overflows:
+        return None
+    terms = stacked.stacked_sampled_terms(module, x, columns, scale, with_cones=True,
+                                          budget=WORKSPACE_BYTES)
+    if terms is None:
+        overflows.add(key)
+    return terms
 
 
 def fits(module, batch: int, num_axes: int) -> bool:

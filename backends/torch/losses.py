@@ -70,12 +70,18 @@ def relaxation_terms(module, x, *, samples=None, generator=None):
         ``(logits [B, *output_shape], z [B, N], sq [B, N])``, differentiable in the
         parameters; the logits come from the same forward pass that fixes the pattern.
     """
-    from plnet.backends.torch.fused import sampled_terms
+    from plnet.backends.torch.fused import cone_terms, sampled_terms
     from plnet.backends.torch.gradients import prepare, unit_gradient_norms
 
     d = int(module.input_size)
     samples = check_samples(samples, d)
     if samples is None or samples == d:
+        # on images every axis's tangents on its forward cone, while they fit; else the
+        # engines (the recursion on dense chains, the perturbation engine)
+        x = prepare(module, x)
+        exact = cone_terms(module, x, torch.arange(d, device=x.device))
+        if exact is not None:
+            return exact
         pattern, norms, _ = unit_gradient_norms(module, x, ("sq",))
         return pattern.output, pattern.z, norms["sq"]
     axes = sample_axes(d, samples, module.device, generator)

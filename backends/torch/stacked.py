@@ -13,8 +13,8 @@ rows and the tangent rows of every node TOGETHER, as one batch of one call per l
   multiplies the forward row by its slopes too (which gives ``relu(z)``), a frozen max
   pool gathers the selected input (the window's maximum).
 
-On images with few sampled axes (:func:`plnet.backends.torch.cones.usable`) the pass
-starts with forward cones instead (:mod:`plnet.backends.torch.cones`): each axis's tangents
+On images (:func:`plnet.backends.torch.cones.usable`) the pass starts with forward cones
+instead (:mod:`plnet.backends.torch.cones`): each axis's tangents
 only on the window of positions its pixel reaches, until an op without a cone rule or a
 window too wide for its grid turns them into the rows above.
 
@@ -63,7 +63,7 @@ def fits(module, batch: int, num_axes: int) -> bool:
     return 2 * (1 + num_axes) * batch * total * itemsize <= WORKSPACE_BYTES
 
 
-def stacked_sampled_terms(module, x, columns, scale=1.0):
+def stacked_sampled_terms(module, x, columns, scale=1.0, with_cones=None, budget=None):
     """Logits, every unit's value and its squared gradient summed over ``columns``.
 
     Args:
@@ -71,19 +71,27 @@ def stacked_sampled_terms(module, x, columns, scale=1.0):
         x: ``[B, *input_shape]``, already prepared.
         columns: ``[k]`` long tensor of flat input axes.
         scale: factor applied to the sums of squares (Eq. 10's ``D / k``).
+        with_cones: start with forward cones (default: when :func:`cones.usable`).
+        budget: None, or bytes: give up (return None) once the nodes made so far, counted
+            twice for autograd's saved copies and gradients, exceed it.
 
     Returns:
         ``(logits [B, *output_shape], z [B, N], sq [B, N])`` with
         ``sq = scale * sum_axes (dz/dx_axis)^2``, differentiable in the parameters (and in
-        ``x``).
+        ``x``); None past the ``budget``.
     """
     params = module.param_tensors()
     b, k = x.shape[0], len(columns)
     env, shared = [None] * len(module.steps), [False] * len(module.steps)
     flattened = flatten_dense_fusions(module)
     values, squares = [], []
-    start_with_cones = cones.usable(module, k)
+    start_with_cones = cones.usable(module, k) if with_cones is None else with_cones
+    used = 0
     for i, step in enumerate(module.steps):
+        if budget is not None and i:
+            used += _bytes(env[i - 1])
+            if 2 * used > budget:
+                return None
         low = step.lowering
         if not step.inputs and start_with_cones:
             env[i] = cones.input_cone(x, columns, module.input_shape)
@@ -101,6 +109,7 @@ def stacked_sampled_terms(module, x, columns, scale=1.0):
                 for j in step.inputs:
                     if isinstance(env[j], cones.Cone):
                         env[j], shared[j] = cones.to_rows(env[j], b)
+                        used += _bytes(env[j])
             else:
                 env[i], shared[i], terms = done
                 if terms is not None:
@@ -140,6 +149,15 @@ def stacked_sampled_terms(module, x, columns, scale=1.0):
         empty = x.new_zeros((b, 0))
         return logits, empty, empty
     return logits, torch.cat(values, dim=1), torch.cat(squares, dim=1)
+
+
+def _bytes(node) -> int:
+    """Memory of a node's rows or cone (0 for a node already freed)."""
+    if node is None:
+        return 0
+    if isinstance(node, cones.Cone):
+        return node.t.numel() * node.t.element_size() + _bytes(node.fwd)
+    return node.numel() * node.element_size()
 
 
 def _cone_step(i, step, ins, flattened, b, params, scale):

@@ -16,8 +16,9 @@ from plnet import NetworkBuilder
 
 torch = pytest.importorskip("torch")
 
-from plnet.backends.torch import compile, cones, stacked  # noqa: E402
+from plnet.backends.torch import compile, cones, fused, get_relaxation, gradients, stacked  # noqa: E402,E501
 from plnet.backends.torch.gradients import unit_gradient_norms  # noqa: E402
+from plnet.backends.torch.losses import relaxation_terms  # noqa: E402
 from plnet.backends.torch.lowerings import conv  # noqa: E402
 
 TIGHT = dict(rtol=1e-10, atol=1e-11)
@@ -167,7 +168,50 @@ def test_an_axis_no_output_reads(make_points, calls):
     assert not bool(sq.any())
 
 
-def test_many_axes_take_full_rows():
+def test_any_number_of_axes_and_a_switch():
     module = compile(_residual_pool_net(np.random.default_rng(5)), dtype=torch.float64)
-    assert cones.usable(module, cones.MAX_AXES)
-    assert not cones.usable(module, cones.MAX_AXES + 1)
+    assert cones.usable(module, 1) and cones.usable(module, module.input_size)
+    assert not cones.usable(module, 0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cones, "MAX_AXES", 0)
+        assert not cones.usable(module, 1)
+
+
+def test_exact_roll_on_images_takes_the_cones(make_points, calls):
+    """samples=None: every input axis on its cone, equal to the perturbation engine's exact
+    terms (values and parameter gradients of a ROLL loss)."""
+    net = _residual_pool_net(np.random.default_rng(12))
+    module = compile(net, device="cpu", dtype=torch.float64)
+    x = torch.tensor(make_points(net, batch=2))
+    logits, z, sq = relaxation_terms(module, x, samples=None)
+    assert calls["dense_rows"] == 1 and calls["to_rows"] == 0
+    ref_logits, ref_z, ref_sq = _engine(module, x, None)
+    roll = get_relaxation("roll")
+    params = list(module.parameters())
+    got = torch.autograd.grad(roll(z, sq, C=1.2).sum() + logits.sum(), params)
+    expected = torch.autograd.grad(roll(ref_z, ref_sq, C=1.2).sum() + ref_logits.sum(), params)
+    torch.testing.assert_close(sq, ref_sq, **TIGHT)
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a, b, **TIGHT)
+
+
+def test_cones_past_the_budget_fall_back_and_are_not_tried_again(make_points, monkeypatch):
+    """Windows that outgrow the engines' memory budget give up (None), the engines take
+    over with the same terms, and the same batch size and number of axes skip the cones
+    from then on."""
+    net = _residual_pool_net(np.random.default_rng(13))
+    module = compile(net, device="cpu", dtype=torch.float64)
+    x = torch.tensor(make_points(net, batch=2))
+    expected = relaxation_terms(module, x, samples=None)
+    attempts = []
+    real = stacked.stacked_sampled_terms
+    monkeypatch.setattr(stacked, "stacked_sampled_terms",
+                        lambda *a, **k: attempts.append(k.get("with_cones")) or real(*a, **k))
+    monkeypatch.setattr(gradients, "WORKSPACE_BYTES", 3_000_000)  # exact: ~10x that
+    fresh = compile(net, device="cpu", dtype=torch.float64)
+    for _ in range(2):
+        got = relaxation_terms(fresh, x, samples=None)
+        for a, b in zip(got, expected):
+            torch.testing.assert_close(a, b, **TIGHT)
+    assert attempts == [True]
+    assert fused.cone_terms(fresh, x, torch.tensor([0, 5])) is not None  # few axes fit

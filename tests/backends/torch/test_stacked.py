@@ -24,22 +24,25 @@ torch = pytest.importorskip("torch")
 from plnet.backends.torch import compile, get_relaxation  # noqa: E402
 from plnet.backends.torch import cones, fused, stacked  # noqa: E402
 from plnet.backends.torch.gradients import unit_gradient_norms  # noqa: E402
-from plnet.backends.torch.lowerings import AffineLowering, ConvLowering  # noqa: E402
+from plnet.backends.torch.lowerings import AffineLowering, ConvLowering, conv  # noqa: E402
 from plnet.backends.torch.losses import relaxation_terms  # noqa: E402
 
 TIGHT = dict(rtol=1e-10, atol=1e-11)
 
 
-FORMS = ["cones", "full rows"]
+FORMS = ["cones", "cones, convolution calls", "full rows"]
 
 
 @contextlib.contextmanager
 def forced(form):
     """Run the pass with forward cones kept as long as ops have rules (never widened to
-    full rows for their size), or with full-size rows from the input on."""
+    full rows for their size; window convolutions as window matrices, or as convolution
+    calls), or with full-size rows from the input on."""
     with pytest.MonkeyPatch.context() as patch:
-        if form == "cones":
+        if form.startswith("cones"):
             patch.setattr(cones, "MAX_FRACTION", 1.0)
+            if form.endswith("calls"):
+                patch.setattr(conv, "WINDOW_MATRIX_SIZE", 0)
         else:
             patch.setattr(cones, "MAX_AXES", 0)
         yield
