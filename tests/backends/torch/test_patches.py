@@ -129,3 +129,30 @@ def test_hypothesis_cnns_equal_the_reference(net, seed, patch_everything):
     x = np.random.default_rng(seed).normal(size=(3,) + net.input_shape)
     check_against_reference(net, x)
 
+
+
+@pytest.mark.parametrize("origin", [(0, 0), (1, 2)])
+def test_box_entries_written_by_strided_view_equal_the_indexed_writes(origin, monkeypatch):
+    """An elementwise op's units with every box inside the image are written through one
+    strided view of the result; the same entries as one index per entry (origin (1, 2):
+    boxes that start inside the image, as after a crop)."""
+    from plnet.backends.torch import patch_engine
+    from plnet.backends.torch.patches import UnitPatches, elementwise_units, Patches
+    from plnet.ops.patches import Geometry
+
+    gen = torch.Generator().manual_seed(4)
+    h, w, c, c_in = 3, 4, 2, 2
+    geometry = Geometry((2, 2), origin, (3, 2))
+    input_shape = (c_in, origin[0] + 2 * (h - 1) + 3, origin[1] + 2 * (w - 1) + 2 + 1)
+    t = torch.randn((2, h, w, c_in) + geometry.size + (c,), generator=gen, dtype=torch.float64)
+    units = elementwise_units(Patches(t, geometry))
+    d = int(np.prod(input_shape))
+    strided = torch.full((2, c * h * w, d), float("nan"), dtype=torch.float64)
+    total = patch_engine.write_gradients(units, strided, input_shape)
+    assert units.cache[("grid", t.device)] == (h, w)  # the strided path was taken
+    monkeypatch.setattr(patch_engine, "_box_view", lambda *a: None)
+    indexed = torch.full_like(strided, float("nan"))
+    fresh = UnitPatches(units.u, units.rows, units.cols, units.unit_of, geometry)
+    expected = patch_engine.write_gradients(fresh, indexed, input_shape)
+    assert torch.equal(strided, indexed) and torch.equal(total, expected)
+    assert int((strided != 0).sum()) == t.numel()
