@@ -27,6 +27,7 @@ nodes outgrow the engines' memory budget
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import torch
@@ -47,11 +48,13 @@ class Cone:
         fwd: ``[B, C, H, W]`` forward rows.
         t: ``[R, k, C, h, w]`` tangents on the windows.
         starts: ``(rows [k], columns [k])`` numpy arrays: where each axis's window starts.
+        limit: bytes the next op on this node may allocate (:class:`OverBudget` past it).
     """
 
     fwd: torch.Tensor
     t: torch.Tensor
     starts: tuple
+    limit: float = math.inf
 
     @property
     def grid(self):
@@ -60,6 +63,16 @@ class Cone:
     def positions(self) -> np.ndarray:
         """``[k, h w]``: the flat grid position of every window entry."""
         return _positions(self.starts, self.t.shape[-2:], self.grid[1])
+
+
+class OverBudget(Exception):
+    """An op on cones would allocate more than its input cone's ``limit`` (raised before
+    allocating: with all D axes, a wide window or full-size rows can take many GiB)."""
+
+
+def _claim(cone: Cone, numel: int):
+    if numel * cone.t.element_size() > cone.limit:
+        raise OverBudget
 
 
 def usable(module, num_axes: int) -> bool:
@@ -139,8 +152,9 @@ def window_op(cone: Cone, out_shape, kernel, stride, pad_begin, dilation, run):
         sizes.append(size)
         starts.append(start)
         needs.append(((start * s - p), (size - 1) * s + (k_ - 1) * d + 1))
+    r, k, c = cone.t.shape[:3]
+    _claim(cone, r * k * (c * needs[0][1] * needs[1][1] + out_shape[0] * sizes[0] * sizes[1]))
     x = reframe(cone.t, cone.starts, (needs[0][0], needs[1][0]), (needs[0][1], needs[1][1]))
-    r, k = x.shape[:2]
     y = run(x.reshape((r * k,) + x.shape[2:]),
             _positions(tuple(starts), sizes, out_shape[2]))
     return y.reshape((r, k) + tuple(y.shape[1:])), tuple(starts)
@@ -157,6 +171,7 @@ def crop(cone: Cone, factor):
 
 def scaled(cone: Cone, factor):
     """Every window times its crop of a per-unit ``factor [R', C, H, W]``."""
+    _claim(cone, max(cone.t.shape[0], factor.shape[0]) * cone.t[0].numel())
     return cone.t * crop(cone, factor), cone.starts
 
 
@@ -170,6 +185,8 @@ def summed(cones):
         size, start = _placed(first, end, grid[axis])
         sizes.append(size)
         starts.append(start)
+    r = max(c.t.shape[0] for c in cones)
+    _claim(cones[0], len(cones) * r * math.prod(cones[0].t.shape[1:3]) * sizes[0] * sizes[1])
     total = None
     for c in cones:
         t = reframe(c.t, c.starts, tuple(starts), sizes)
@@ -198,6 +215,7 @@ def to_rows(cone: Cone, b: int):
     are shared by the points, else ``([B, 1 + k, C, H, W], False)``."""
     r, k, c, h, w = cone.t.shape
     grid = cone.grid
+    _claim(cone, (b + k * max(r, b)) * c * grid[0] * grid[1])
     index = _index(cone.positions(), cone.t.device)[None, :, None, :].expand(r, k, c, -1)
     full = cone.t.new_zeros((r, k, c, grid[0] * grid[1])).scatter(
         3, index, cone.t.reshape(r, k, c, h * w)).reshape((r, k, c) + grid)
@@ -210,6 +228,8 @@ def dense_rows(low, cone: Cone, params, b: int):
     """A dense layer on the flatten of a cone: the stacked pass's rows (shared or per
     point, as :func:`to_rows`), each axis multiplying its window's weight columns only."""
     r, k, c, h, w = cone.t.shape
+    n_out = low.out_shape[0]
+    _claim(cone, n_out * k * c * h * w + max(r, b) * (1 + k) * n_out)  # columns, rows
     fwd = low.forward([cone.fwd.reshape(b, -1)], params)
     n = cone.grid[0] * cone.grid[1]
     columns = np.arange(c)[None, :, None] * n + cone.positions()[:, None, :]  # [k, C, hw]

@@ -14,9 +14,9 @@ rows and the tangent rows of every node TOGETHER, as one batch of one call per l
   pool gathers the selected input (the window's maximum).
 
 On images (:func:`plnet.backends.torch.cones.usable`) the pass starts with forward cones
-instead (:mod:`plnet.backends.torch.cones`): each axis's tangents
-only on the window of positions its pixel reaches, until an op without a cone rule or a
-window too wide for its grid turns them into the rows above.
+instead (:mod:`plnet.backends.torch.cones`): each axis's tangents only on the window of
+positions its pixel reaches, until an op without a cone rule or a window too wide for its
+grid turns them into the rows above.
 
 An affine op's constant (a bias, a shift: :meth:`AffineLowering.offset`) is added to the
 forward rows only. Which ops take this path is :func:`unsupported_steps`; a network with
@@ -64,6 +64,15 @@ def fits(module, batch: int, num_axes: int) -> bool:
 
 
 def stacked_sampled_terms(module, x, columns, scale=1.0, with_cones=None, budget=None):
+    """:func:`_stacked_terms`, or None when an op on cones would allocate past the
+    ``budget`` (:class:`cones.OverBudget`, raised before allocating)."""
+    try:
+        return _stacked_terms(module, x, columns, scale, with_cones, budget)
+    except cones.OverBudget:
+        return None
+
+
+def _stacked_terms(module, x, columns, scale=1.0, with_cones=None, budget=None):
     """Logits, every unit's value and its squared gradient summed over ``columns``.
 
     Args:
@@ -92,6 +101,9 @@ def stacked_sampled_terms(module, x, columns, scale=1.0, with_cones=None, budget
             used += _bytes(env[i - 1])
             if 2 * used > budget:
                 return None
+            for j in step.inputs:  # what this step's ops on cones may allocate
+                if isinstance(env[j], cones.Cone):
+                    env[j].limit = budget / 2 - used
         low = step.lowering
         if not step.inputs and start_with_cones:
             env[i] = cones.input_cone(x, columns, module.input_shape)

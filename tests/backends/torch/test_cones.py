@@ -215,3 +215,34 @@ def test_cones_past_the_budget_fall_back_and_are_not_tried_again(make_points, mo
             torch.testing.assert_close(a, b, **TIGHT)
     assert attempts == [True]
     assert fused.cone_terms(fresh, x, torch.tensor([0, 5])) is not None  # few axes fit
+
+
+def test_an_op_past_the_budget_gives_up_before_allocating(make_points, monkeypatch):
+    """All D axes reach a max pool (no cone rule): the full-size rows would pass the budget,
+    so the pass gives up (None) inside the conversion, before its allocation."""
+    rng = np.random.default_rng(8)
+    b = NetworkBuilder((1, 10, 10))
+    h = b.relu(b.conv(b.input, rng.normal(size=(3, 1, 3, 3)), rng.normal(size=3)))
+    net = b.build(b.dense(b.flatten(b.max_pool(h, 2)), rng.normal(size=(2, 48))))
+    module = compile(net, device="cpu", dtype=torch.float64)
+    x = torch.tensor(make_points(net, batch=2))
+    seen = []
+    real = cones.to_rows
+    monkeypatch.setattr(cones, "to_rows", lambda *a: seen.append("in") or real(*a))
+    monkeypatch.setattr(torch.Tensor, "new_zeros", _refuse_large(torch.Tensor.new_zeros))
+    axes = torch.arange(net.input_size)
+    assert stacked.stacked_sampled_terms(module, x, axes, with_cones=True,
+                                         budget=400_000) is None
+    assert seen == ["in"]
+    monkeypatch.undo()  # with room for the rows, the same pass completes
+    assert stacked.stacked_sampled_terms(module, x, axes, with_cones=True,
+                                         budget=10_000_000) is not None
+
+
+def _refuse_large(new_zeros):
+    """``Tensor.new_zeros`` that fails for more than 200 kB (the budget's half)."""
+    def guarded(self, size, *args, **kwargs):
+        if int(np.prod(size)) * self.element_size() > 200_000:
+            raise AssertionError(f"allocated {tuple(size)} past the budget")
+        return new_zeros(self, size, *args, **kwargs)
+    return guarded
