@@ -16,8 +16,8 @@ decorate it with ``@lowers(OpClass)``, import it below, and derive it from
   (and ``slopes(frozen, params, dtype)`` when ``elementwise``).
 
 Optional rules make some engines cheaper on images: ``patch_tangent`` (receptive-field
-patches, :mod:`plnet.backends.torch.patches`) and ``cone_tangent`` (forward cones of a
-few sampled axes, :mod:`plnet.backends.torch.cones`).
+patches, :mod:`plnet.backends.torch.patches`) and ``cone_tangent`` (forward cones of input
+axes, for ROLL, :mod:`plnet.backends.torch.cones`).
 
 The whole recipe for a new op, every file it touches, is ``docs/adding-an-op.md``.
 

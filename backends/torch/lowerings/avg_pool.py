@@ -44,10 +44,7 @@ class AvgPoolLowering(AffineLowering):
         if self.plain:
             pool = F.avg_pool1d if self.n_spatial == 1 else F.avg_pool2d
             return pool(x, tuple(op.kernel), tuple(op.stride))
-        ones = torch.ones(self.kernel_shape, dtype=x.dtype, device=x.device)
-        conv = F.conv1d if self.n_spatial == 1 else F.conv2d
-        sums = conv(F.pad(x, self.pads), ones, stride=tuple(op.stride),
-                    dilation=tuple(op.dilation), groups=self.channels)
+        sums = self._window_sums(F.pad(x, self.pads))
         index = (slice(None), slice(None)) + tuple(slice(0, n) for n in self.out_shape[1:])
         return sums[index] / self.divisor.to(dtype=x.dtype, device=x.device)
 
@@ -56,20 +53,25 @@ class AvgPoolLowering(AffineLowering):
         padding: the windows carry the zeros their outputs read) over the divisor's crops."""
         if self.n_spatial != 2:
             return None
-        c = self.channels
         cone = cones[0]
-        ones = torch.ones(self.kernel_shape, dtype=cone.fwd.dtype, device=cone.fwd.device)
         divisor = self.divisor.to(dtype=cone.fwd.dtype, device=cone.fwd.device)
 
         def run(t, positions):  # positions [k, h w] of the output windows
-            sums = F.conv2d(t, ones, stride=tuple(self.op.stride),
-                            dilation=tuple(self.op.dilation), groups=c)
+            sums = self._window_sums(t)
             k = positions.shape[0]
             crop = divisor.reshape(-1)[torch.from_numpy(positions).to(divisor.device)]
             per_axis = sums.unflatten(0, (-1, k)) / crop.reshape((1, k, 1) + sums.shape[2:])
             return per_axis.flatten(0, 1)
 
         return window_op(cone, self.out_shape, *window_args(self.op), run)
+
+    def _window_sums(self, x):
+        """Every window's sum over ``x`` as it is (no padding): a depthwise convolution
+        with a ones kernel."""
+        ones = torch.ones(self.kernel_shape, dtype=x.dtype, device=x.device)
+        conv = F.conv1d if self.n_spatial == 1 else F.conv2d
+        return conv(x, ones, stride=tuple(self.op.stride), dilation=tuple(self.op.dilation),
+                    groups=self.channels)
 
     def patch_tangent(self, ps, params, frozen, geometry, alloc=None):
         """Receptive-field tangents: the window's input boxes summed at their offsets, over
