@@ -197,8 +197,8 @@ def unit_gradients(module, x, *, axes=None, chunk_size=None, method="auto", out=
         out: a contiguous ``[B, N, K]`` tensor of the module's dtype and device to write
             the gradients into (returned as ``grad``), when no autograd graph is needed
             (under ``torch.no_grad()``). Reusing one buffer over many batches saves what
-            fresh memory of that size costs: on the CPU, a page fault every 4 KiB, most
-            of the time of a large result.
+            fresh memory of that size costs (without ``out``, a large result on the CPU
+            comes from kernel-zeroed huge pages: :mod:`plnet.backends.torch.host_memory`).
 
     Returns:
         ``(z [B, N], grad [B, N, K])`` with K = D or ``len(axes)``; units in the numpy

@@ -36,15 +36,17 @@ def unit_norms(units: UnitPatches, kinds, num_units) -> dict:
     return values
 
 
-def write_gradients(units: UnitPatches, out: torch.Tensor, input_shape) -> torch.Tensor:
-    """Write the units' full gradients into ``out [B, n, D]``: zeros, then each box's
-    entries inside the image.
+def write_gradients(units: UnitPatches, out: torch.Tensor, input_shape,
+                    zeroed: bool = False) -> torch.Tensor:
+    """Write the units' full gradients into ``out [B, n, D]``: zeros (unless ``zeroed``:
+    ``out`` holds zeros already), then each box's entries inside the image.
 
     Returns:
         ``[R]``: the sum of the entries written per point (a finiteness check of the rows).
     """
     target, entry = _scatter_index(units, input_shape)
-    out.zero_()
+    if not zeroed:
+        out.zero_()
     values = units.u.reshape(units.u.shape[0], -1)
     boxes = _box_view(units, out, input_shape) if entry is None else None
     if boxes is not None:  # one strided copy: an index per entry costs 2-3x the writes

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 
+from plnet.backends.torch import host_memory
 from plnet.backends.torch.patch_engine import unit_norms, write_gradients
 
 
@@ -22,9 +23,11 @@ class DenseSink:
     def __init__(self, batch, num_units, num_axes, dtype, device, inplace, out=None):
         self.inplace = inplace
         self.columns = slice(0, 0)
+        #: whether ``out`` holds zeros until written (fresh memory, not the caller's)
+        self.zeroed = inplace and out is None
         if inplace:  # ``out``: the caller's buffer of this shape, dtype and device
-            self.out = out if out is not None else torch.empty(
-                (batch, num_units, num_axes), dtype=dtype, device=device)
+            self.out = out if out is not None else host_memory.zeros(
+                (batch, num_units, num_axes), dtype, device)
         else:
             self.chunks, self.parts = [], []
         self.shape = (batch, num_units, num_axes)
@@ -63,7 +66,8 @@ class DenseSink:
     def put_units(self, unit_slice, units, input_shape):
         """Write a node's gradients, all D axes, from receptive-field boxes (in place only;
         :mod:`plnet.backends.torch.patch_engine`)."""
-        total = write_gradients(units, self.out[:, unit_slice], input_shape)
+        total = write_gradients(units, self.out[:, unit_slice], input_shape,
+                                zeroed=self.zeroed)
         key = (unit_slice.start, unit_slice.stop)
         if key not in self.written:  # shared with the sinks of the other groups of points
             self.written[key] = total.new_zeros(self.batch)
