@@ -7,7 +7,8 @@ a Conv-MaxPool net, float32, printed as points per second. Side by side in one r
 
 - ours: certify as it is;
 - old: the same call the way certify ran before: all D one-hot tangents through every
-  layer, norms over the strided ``[B, n, D]`` view (``--no-old`` skips it);
+  layer in chunks of the whole 1 GiB budget, norms over the strided ``[B, n, D]`` view
+  (``--no-old`` skips it);
 - floor: the FLOPs of D tangents through the frozen network at this machine's conv rate,
   measured in the same run: every convolution and dense layer is timed on 256 tangent
   images of its input (channels-last) and charged for the ``D`` per point it must run
@@ -50,9 +51,11 @@ class _NoPatches:
 @contextlib.contextmanager
 def old_norms():
     """Certify's previous path: dense tangents of all D axes through every layer (no
-    receptive-field patches), the sink taking ``[B, n, D]`` views only."""
+    receptive-field patches), the sink taking ``[B, n, D]`` views only, in chunks of the
+    whole workspace budget (no cache-sized chunks)."""
     with mock.patch.object(NormSink, "put_tangents", None), \
-            mock.patch("plnet.backends.torch.gradients.patch_plan", lambda module: _NoPatches):
+            mock.patch("plnet.backends.torch.gradients.patch_plan", lambda module: _NoPatches), \
+            mock.patch("plnet.backends.torch.gradients.CPU_NODE_BYTES", 1 << 62):
         yield
 
 

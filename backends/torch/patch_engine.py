@@ -14,24 +14,20 @@ import torch
 from plnet.analysis.patches import PatchPlan as NodePlan
 from plnet.backends.torch.patches import (Patches, UnitPatches, elementwise_units,
                                           identity_patches)
+from plnet.backends.torch.reductions import axis_reductions
 
 
 def unit_norms(units: UnitPatches, kinds, num_units) -> dict:
     """``{kind: [R, n]}``: the reductions of :class:`plnet.backends.torch.sinks.NormSink`
     over each unit's box (the rest of its gradient is zero)."""
     u = units.u
-    flat = u.reshape(u.shape[0], u.shape[1], -1, u.shape[-1])  # [R, M, box, C]
-    magnitude = flat.abs() if {"abs", "max"} & set(kinds) else None
+    # [R M, box, C]: each unit's box entries along the middle axis
+    boxes = u.reshape(u.shape[0] * u.shape[1], -1, u.shape[-1])
     values = {}
-    for kind in kinds:
-        if kind == "sq":
-            v = flat.square().sum(dim=2)
-        elif kind == "abs":
-            v = magnitude.sum(dim=2)
-        else:
-            v = magnitude.amax(dim=2)
+    for kind, v in axis_reductions(boxes, kinds).items():
+        v = v.reshape(u.shape[0], -1)
         out = v.new_empty((v.shape[0], num_units))
-        out[:, units.unit_of.reshape(-1)] = v.reshape(v.shape[0], -1)
+        out[:, units.unit_of.reshape(-1)] = v
         values[kind] = out
     return values
 

@@ -15,6 +15,7 @@ import torch
 
 from plnet.backends.torch import host_memory
 from plnet.backends.torch.patch_engine import unit_norms, write_gradients
+from plnet.backends.torch.reductions import axis_reductions
 
 
 class DenseSink:
@@ -113,9 +114,6 @@ class NormSink:
         self.acc = {k: torch.zeros((batch, num_units), dtype=dtype, device=device)
                     for k in self.kinds}
         self.parts, self.slices = {}, []
-        #: a :class:`plnet.backends.torch.perturbation.Workspace` for scratch memory, set
-        #: by the engine when the sink is in place
-        self.workspace = None
 
     def begin_chunk(self, columns: slice):
         self.parts = {k: [] for k in self.kinds}
@@ -173,26 +171,11 @@ class NormSink:
         back = [0] + [inner.index(d) + 1 for d in range(2, tangents.dim())]
         unit_shape = laid.shape[2:]
         tangents = laid.reshape(rows, laid.shape[1], -1)
-        # one scratch tensor reused from call to call: a fresh one of this size costs a
-        # page fault per 4 KiB (more than the reductions themselves)
-        scratch = self.scratch(tangents)
-        values = {}
-        if "max" in self.kinds:  # max |t| = max(max t, -min t): no temporary at all
-            values["max"] = torch.maximum(tangents.amax(dim=1), tangents.amin(dim=1).neg_())
-        if "abs" in self.kinds:
-            values["abs"] = torch.abs(tangents, out=scratch).sum(dim=1)
-        if "sq" in self.kinds:
-            values["sq"] = torch.square(tangents, out=scratch).sum(dim=1)
+        values = axis_reductions(tangents, self.kinds)  # in cache-sized blocks
         for kind in self.kinds:
             value = values[kind].reshape((rows,) + unit_shape).permute(back)
             self.parts[kind].append(value.reshape(rows, -1).expand(batch, -1))
         self.slices.append(unit_slice)
-
-    def scratch(self, like):
-        """Memory of ``like``'s shape and layout, from the engine's workspace if any."""
-        if self.workspace is None:
-            return torch.empty_like(like)
-        return self.workspace.like(("norm scratch",), tuple(like.shape), like=like)
 
     def end_chunk(self):
         covered = sum(s.stop - s.start for s in self.slices)
